@@ -1,0 +1,90 @@
+// swift-tools-version: 6.1
+// Meridian: a geo-cluster high-availability manager.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Meridian",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "meridian", targets: ["meridian"]),
+        .executable(name: "meridian-ticketd", targets: ["meridian-ticketd"]),
+        .executable(name: "meridian-ticket-sim", targets: ["meridian-ticket-sim"]),
+        .executable(name: "meridian-bench", targets: ["meridian-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // C libraries enter through thin system-library modules.
+        .systemLibrary(name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
+                       providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CQB", path: "Sources/CQB", pkgConfig: "libqb",
+                       providers: [.apt(["libqb-dev"])]),
+        .systemLibrary(name: "CCorosync", path: "Sources/CCorosync",
+                       providers: [.apt(["libcpg-dev", "libquorum-dev", "libcmap-dev", "libcorosync-common-dev"])]),
+
+        // Swift wrappers of the C libraries.
+        .target(name: "MeridianXML", dependencies: ["CLibXML2"], swiftSettings: strict),
+        .target(name: "MeridianHTTP", dependencies: ["CCurl"], swiftSettings: strict),
+        .target(name: "MeridianLogging", dependencies: ["CQB", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "MeridianCorosync", dependencies: ["CCorosync"], swiftSettings: strict),
+
+        // Tickets: configuration, wire protocol, pure lease core, shell.
+        .target(name: "BoothConfig", swiftSettings: strict),
+        .target(name: "TicketWire", dependencies: [
+            "BoothConfig", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
+        .target(name: "TicketLease", dependencies: ["BoothConfig"], swiftSettings: strict),
+        .target(name: "TicketStore", dependencies: ["BoothConfig", "TicketLease", "MeridianXML"],
+                swiftSettings: strict),
+        .target(name: "TicketDaemon", dependencies: [
+            "BoothConfig", "TicketWire", "TicketLease", "TicketStore", "MeridianLogging",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .target(name: "TicketClient", dependencies: [
+            "BoothConfig", "TicketWire",
+        ], swiftSettings: strict),
+        .target(name: "TicketSimulation", dependencies: ["BoothConfig", "TicketLease"], swiftSettings: strict),
+
+        // Executables.
+        .executableTarget(name: "meridian-ticketd", dependencies: [
+            "TicketDaemon", "BoothConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "meridian", dependencies: [
+            "TicketClient", "BoothConfig", "TicketWire",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "meridian-ticket-sim", dependencies: [
+            "TicketSimulation",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "meridian-bench", dependencies: [
+            "TicketClient", "BoothConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+
+        // Tests: one target per module.
+        .testTarget(name: "MeridianXMLTests", dependencies: ["MeridianXML"], swiftSettings: strict),
+        .testTarget(name: "MeridianHTTPTests", dependencies: ["MeridianHTTP"], swiftSettings: strict),
+        .testTarget(name: "MeridianLoggingTests", dependencies: ["MeridianLogging"], swiftSettings: strict),
+        .testTarget(name: "MeridianCorosyncTests", dependencies: ["MeridianCorosync"], swiftSettings: strict),
+        .testTarget(name: "BoothConfigTests", dependencies: ["BoothConfig"], swiftSettings: strict),
+        .testTarget(name: "TicketWireTests", dependencies: ["TicketWire"], swiftSettings: strict),
+        .testTarget(name: "TicketLeaseTests", dependencies: ["TicketLease"], swiftSettings: strict),
+        .testTarget(name: "TicketStoreTests", dependencies: ["TicketStore"], swiftSettings: strict),
+        .testTarget(name: "TicketSimulationTests", dependencies: ["TicketSimulation"], swiftSettings: strict),
+        .testTarget(name: "TicketDaemonTests", dependencies: ["TicketClient", "BoothConfig", "TicketWire"],
+                    swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,1 @@
+// Placeholder: BoothConfig is being written.

@@ -1,0 +1,2 @@
+#include <qb/qblog.h>
+#include <qb/qbutil.h>

@@ -1,0 +1,1 @@
+// Placeholder: MeridianHTTP is being written.

@@ -1,0 +1,1 @@
+// Placeholder: MeridianLogging is being written.

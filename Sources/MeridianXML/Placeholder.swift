@@ -1,0 +1,1 @@
+// Placeholder: MeridianXML is being written.

@@ -1,0 +1,1 @@
+// Placeholder: TicketLease is being written.

@@ -1,0 +1,1 @@
+// Placeholder: TicketSimulation is being written.

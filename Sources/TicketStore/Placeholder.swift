@@ -1,0 +1,1 @@
+// Placeholder: TicketStore is being written.

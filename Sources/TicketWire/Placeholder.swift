@@ -1,0 +1,1 @@
+// Placeholder: TicketWire is being written.
