@@ -1,1 +1,0 @@
-// Placeholder: MeridianXML is being written.

@@ -1,1 +1,0 @@
-// Placeholder: TicketLease is being written.
