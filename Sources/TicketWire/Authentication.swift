@@ -148,6 +148,8 @@ public enum BoothPeerDecoder {
         }
         var bytes = BoothCodec.encode(p, authenticated: key != nil)
         if let key { BoothAuth.sign(&bytes, key: key) }
+        // List and peers replies: the text follows the trailer (Booth's send_header_plus).
+        if let text = p.text { bytes += Array(text.utf8) }
         return bytes
     }
 }
