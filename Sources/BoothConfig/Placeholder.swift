@@ -1,1 +1,0 @@
-// Placeholder: BoothConfig is being written.
