@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "TicketStore", dependencies: ["BoothConfig", "TicketLease", "MeridianXML"],
                 swiftSettings: strict),
         .target(name: "TicketDaemon", dependencies: [
-            "BoothConfig", "TicketWire", "TicketLease", "TicketStore", "MeridianLogging",
+            "BoothConfig", "TicketWire", "TicketLease", "TicketStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,1 +1,0 @@
-// Placeholder: MeridianHTTP is being written.

@@ -1,1 +1,0 @@
-// Placeholder: TicketDaemon is being written.

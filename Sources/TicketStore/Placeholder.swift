@@ -1,1 +1,0 @@
-// Placeholder: TicketStore is being written.
