@@ -85,7 +85,7 @@ public struct BoothConfiguration: Sendable, Equatable {
     /// Booth's wire-time rule: true when any time value in the file has a sub-second part
     /// (booth then sends term_valid_for in milliseconds instead of seconds; its TIME_MULT).
     public var millisecondWireTimes: Bool
-    /// Things that are accepted but deserve attention, in line order.
+    /// Things that are accepted but deserve attention: in line order, then those about the whole file.
     public var warnings: [BoothConfigWarning]
 
     public init(

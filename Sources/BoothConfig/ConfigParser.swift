@@ -112,6 +112,15 @@ struct ConfigParser {
         case "port":
             try once(entry)
             port = UInt16(try values.integer(entry, range: 1...65535, what: "a UDP/TCP port", example: 9929))
+            if let first = members.first {
+                warnings.append(
+                    BoothConfigWarning(
+                        path: path, line: entry.line,
+                        message: "Booth 1.0 gives each member the port in effect when its line is read, so it "
+                            + "would use \(BoothConfiguration.defaultPort) for the members above this line; "
+                            + "Meridian uses \(port) for all",
+                        advice: "move `port` above the first member (line \(first.line)) so that boothd agrees"))
+            }
         case "name":
             try once(entry)
             if let slash = entry.value.unicodeScalars.firstIndex(of: "/") {

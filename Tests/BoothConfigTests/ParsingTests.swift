@@ -378,11 +378,14 @@ struct ParsingTests {
         }
     }
 
-    @Test("global keys may follow tickets, as in Booth")
+    @Test("global keys may follow tickets, as in Booth; a late port is a warning")
     func globalKeysAnywhere() throws {
         let c = try parse("ticket = t\nsite = 10.0.0.1\nport = 9931\n")
         #expect(c.port == 9931)
         #expect(c.sites.count == 1)
+        #expect(c.warnings.map(\.line) == [3])
+        #expect(c.warnings[0].advice.contains("above the first member (line 2)"))
+        #expect(try parse("port = 9931\nsite = 10.0.0.1\n").warnings.isEmpty)
     }
 
     @Test("an even number of members is a warning, not an error")
