@@ -103,8 +103,11 @@ public enum BoothPeerDecoder {
 
     /// Checks structure, then the HMAC, then that the timestamp is newer than the last one from
     /// this peer (per-peer monotonic) and not older than `maxTimeSkew` from `wallNow`.
+    /// A packet whose timestamp equals the last one is a replay only if its trailer is the same
+    /// (`lastDigest`: the last 20 bytes of that packet), since boothd may send two in one microsecond.
     public static func decode(_ bytes: [UInt8], key: AuthKey?, lastSeen: (UInt32) -> BoothTimestamp?,
-                              wallNowSeconds: Int64, maxTimeSkew: Duration) throws(BoothDecodeError) -> Decoded {
+                              wallNowSeconds: Int64, maxTimeSkew: Duration,
+                              allowEqualUnless lastDigest: [UInt8] = []) throws(BoothDecodeError) -> Decoded {
         guard bytes.count <= BoothWire.maxPacketSize else { throw .oversized(bytes.count) }
         let h = try BoothCodec.decodeHeader(bytes)
         guard Int(h.length) == bytes.count else {
@@ -118,7 +121,11 @@ public enum BoothPeerDecoder {
             }
             guard BoothAuth.verify(bytes, end: bytes.count, key: key) else { throw .badAuthentication }
             let ts = BoothTimestamp(secs: h.secs, usecs: h.usecs)
-            if let last = lastSeen(h.from), !(last < ts) { throw .replayed(secs: h.secs, usecs: h.usecs) }
+            if let last = lastSeen(h.from) {
+                if ts < last || (ts == last && Array(bytes.suffix(20)) == lastDigest) {
+                    throw .replayed(secs: h.secs, usecs: h.usecs)
+                }
+            }
             if Int64(h.secs) < wallNowSeconds - Int64(maxTimeSkew.components.seconds) {
                 throw .stale(secs: h.secs)
             }
