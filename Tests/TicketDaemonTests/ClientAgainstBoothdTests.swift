@@ -50,7 +50,7 @@ struct ClientAgainstBoothdTests {
         run = try cluster.meridian("ticket", "status", "--site", site2)
         #expect(run.status == 0 && run.stdout.contains("leader:       \(site1)"), "\(run)")
 
-        // Granting a granted ticket elsewhere is refused: exit 1 (booth's client exits 255).
+        // Granting a granted ticket elsewhere is refused: exit 1, as booth's client.
         run = try cluster.meridian("ticket", "grant", "--site", site2, "--wait")
         #expect(run.status == 1, "\(run)")
         #expect(run.stderr.contains("You're granting a granted ticket"), "\(run)")
