@@ -198,7 +198,8 @@ struct TicketSession {
 
     /// The client's operating errors as the CLI reports them.
     func failure(_ error: TicketClientError) -> CLIFailure {
-        let start = "meridian-ticketd --config \(options.config) --site \(member.address)"
+        let role = member.kind == .arbitrator ? "--arbitrator" : "--site"
+        let start = "meridian-ticketd --config \(options.config) \(role) \(member.address)"
         switch error {
         case .unreachable(let address, _, _):
             return CLIFailure(
