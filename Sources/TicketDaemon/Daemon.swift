@@ -116,9 +116,8 @@ public final class TicketDaemon: @unchecked Sendable {
         peers = Array(repeating: PeerStats(), count: cfg.members.count)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         for (i, t) in cfg.tickets.enumerated() {
-            let weights = t.weights.count == cfg.members.count ? t.weights : Array(repeating: 0, count: cfg.members.count)
             let m = LeaseMembership(kinds: cfg.members.map { $0.kind == .site ? .site : .arbitrator },
-                                    weights: weights, me: me)
+                                    weights: t.weights, me: me)
             var settings = LeaseSettings(ticket: t, millisecondWireTimes: cfg.millisecondWireTimes,
                                          driftBoundPPM: options.driftBoundPPM, safetyMargin: options.safetyMargin)
             settings.ticket = t.name
@@ -157,6 +156,7 @@ public final class TicketDaemon: @unchecked Sendable {
             throw DaemonError("cannot bind \(myAddress):\(port): \(error)",
                               fix: "check that the address is configured on an interface (`ip addr add \(myAddress)/32 dev lo`) and no other daemon uses the port")
         }
+        for w in config.warnings { logger.warning("\(w)") }
         logger.info("\(config.members[me].kind.rawValue) \(myAddress):\(port) up; \(leases.count) ticket(s); backend \(backend?.name ?? "none"); auth \(key == nil ? "off" : "on")")
         try loop.submit { [self] in startTickets() }.wait()
         try udp!.closeFuture.wait()
@@ -393,7 +393,7 @@ public final class TicketDaemon: @unchecked Sendable {
         env["BOOTH_TICKET"] = t.name
         env["BOOTH_LOCAL"] = myAddress
         env["BOOTH_CONF_PATH"] = options.configPath
-        env["BOOTH_CONF_NAME"] = config.name ?? "booth"
+        env["BOOTH_CONF_NAME"] = config.effectiveName
         let log = logger
         let loop = self.loop
         let environment = env
