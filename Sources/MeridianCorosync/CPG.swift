@@ -266,7 +266,8 @@ private let cpgConfigurationChange: cpg_confchg_fn_t = {
         members: list(members, memberCount).map { CPGMember(nodeID: $0.nodeid, pid: $0.pid) },
         joined: list(joined, joinedCount).map { CPGMember(nodeID: $0.nodeid, pid: $0.pid) },
         left: list(left, leftCount).map {
-            CPGMembership.Departure(member: CPGMember(nodeID: $0.nodeid, pid: $0.pid), reason: CPGLeaveReason($0.reason))
+            CPGMembership.Departure(
+                member: CPGMember(nodeID: $0.nodeid, pid: $0.pid), reason: CPGLeaveReason($0.reason))
         })
     inbox(of: handle)?.append(.membership(membership))
 }

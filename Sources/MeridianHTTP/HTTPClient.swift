@@ -81,7 +81,9 @@ public struct HTTPClient: Sendable {
             }
             headerList = appended
         }
-        try check(meridian_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList), option: CURLOPT_HTTPHEADER, label: label)
+        try check(
+            meridian_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList), option: CURLOPT_HTTPHEADER, label: label
+        )
 
         let result = curl_easy_perform(handle)
         guard result == CURLE_OK else {
@@ -168,14 +170,16 @@ public struct HTTPClient: Sendable {
             hint = "check the host name in the URL, or use an IP address"
         case CURLE_COULDNT_CONNECT:
             kind = .connectionFailed
-            hint = "check that the server is running and listening on that address and port, "
+            hint =
+                "check that the server is running and listening on that address and port, "
                 + "and that no firewall rule drops the traffic"
         case CURLE_OPERATION_TIMEDOUT:
             kind = .timedOut
             hint = "the server did not answer within \(request.timeout); check the server, or raise the timeout"
         case CURLE_INTERFACE_FAILED:
             kind = .interfaceUnavailable
-            hint = "the local interface or address \"\(request.interface ?? "")\" is not configured here; "
+            hint =
+                "the local interface or address \"\(request.interface ?? "")\" is not configured here; "
                 + "check `ip addr`, or add it (ip addr add 127.0.0.2/8 dev lo)"
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE,
             CURLE_SSL_CERTPROBLEM:
@@ -275,11 +279,15 @@ private func checkNoNUL(_ string: String, what: String, label: String) throws(HT
     }
 }
 
-private func setLong(_ handle: UnsafeMutableRawPointer, _ option: CURLoption, _ value: Int, label: String) throws(HTTPError) {
+private func setLong(
+    _ handle: UnsafeMutableRawPointer, _ option: CURLoption, _ value: Int, label: String
+) throws(HTTPError) {
     try check(meridian_curl_setopt_long(handle, option, value), option: option, label: label)
 }
 
-private func setString(_ handle: UnsafeMutableRawPointer, _ option: CURLoption, _ value: String, label: String)
+private func setString(
+    _ handle: UnsafeMutableRawPointer, _ option: CURLoption, _ value: String, label: String
+)
     throws(HTTPError)
 {
     try checkNoNUL(value, what: "value of libcurl option \(option.rawValue)", label: label)
@@ -287,7 +295,9 @@ private func setString(_ handle: UnsafeMutableRawPointer, _ option: CURLoption, 
     try check(value.withCString { meridian_curl_setopt_string(handle, option, $0) }, option: option, label: label)
 }
 
-private func setPointer(_ handle: UnsafeMutableRawPointer, _ option: CURLoption, _ value: UnsafeMutableRawPointer?, label: String)
+private func setPointer(
+    _ handle: UnsafeMutableRawPointer, _ option: CURLoption, _ value: UnsafeMutableRawPointer?, label: String
+)
     throws(HTTPError)
 {
     try check(meridian_curl_setopt_pointer(handle, option, value), option: option, label: label)

@@ -37,7 +37,8 @@ public struct QBLogHandler: LogHandler {
         let lines = renderLines(
             label: label, event: event, handlerMetadata: metadata, provider: metadataProvider,
             maximumBytes: QBLog.maximumLineBytes)
-        if !QBLog.write(level: event.level, lines: lines, function: event.function, file: event.file, line: event.line) {
+        if !QBLog.write(level: event.level, lines: lines, function: event.function, file: event.file, line: event.line)
+        {
             PlainLogHandler.emit(
                 level: event.level, lines: lines, name: PlainLogHandler.processName, fileDescriptor: STDERR_FILENO)
         }

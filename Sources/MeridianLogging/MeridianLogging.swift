@@ -35,7 +35,8 @@ public enum MeridianLogging {
             name: name, toSyslog: toSyslog, toStderr: toStderr, logFile: logFile, backend: backend)
         LoggingSystem.bootstrap(
             { label, metadataProvider in
-                makeHandler(label: label, name: name, level: level, backend: backend, metadataProvider: metadataProvider)
+                makeHandler(
+                    label: label, name: name, level: level, backend: backend, metadataProvider: metadataProvider)
             }, metadataProvider: nil)
         if let problem {
             Logger(label: "logging").error("\(problem.message); logging continues without it; hint: \(problem.hint)")

@@ -20,7 +20,8 @@ public enum SyslogFacility: Sendable, Hashable {
         case .daemon: return LOG_DAEMON
         case .user: return LOG_USER
         case .local(let index):
-            precondition((0...7).contains(index), "syslog facility local\(index) does not exist; use local(0) ... local(7)")
+            precondition(
+                (0...7).contains(index), "syslog facility local\(index) does not exist; use local(0) ... local(7)")
             return LOG_LOCAL0 + Int32(index) << 3
         }
     }
@@ -173,7 +174,9 @@ public enum QBLog {
             function.withCString { function in
                 file.withCString { file in
                     for text in lines {
-                        _ = text.withCString { meridian_qb_log(function, file, UInt32(truncatingIfNeeded: line), priority, $0) }
+                        _ = text.withCString {
+                            meridian_qb_log(function, file, UInt32(truncatingIfNeeded: line), priority, $0)
+                        }
                     }
                 }
             }

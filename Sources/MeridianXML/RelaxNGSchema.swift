@@ -1,6 +1,5 @@
 // RelaxNG validation (Pacemaker's CIB schema is RelaxNG).
 import CLibXML2
-
 import Synchronization
 
 /// A compiled RelaxNG schema that validates ``XMLDocument``s.
@@ -40,14 +39,18 @@ public final class RelaxNGSchema: @unchecked Sendable {
         let (compiled, diagnostics) = capturingDiagnostics(sourceName: document.sourceName) { sink -> OpaquePointer? in
             guard let parser = xmlRelaxNGNewDocParserCtxt(document.pointer) else { return nil }
             defer { xmlRelaxNGFreeParserCtxt(parser) }
-            xmlRelaxNGSetParserStructuredErrors(parser, diagnosticSinkCallback, Unmanaged.passUnretained(sink).toOpaque())
+            xmlRelaxNGSetParserStructuredErrors(
+                parser, diagnosticSinkCallback, Unmanaged.passUnretained(sink).toOpaque())
             return xmlRelaxNGParse(parser)
         }
         guard let compiled else {
             throw XMLError(
                 code: .invalidSchema, summary: "\(document.sourceName) is not a usable RelaxNG schema",
                 diagnostics: diagnostics.isEmpty
-                    ? [XMLDiagnostic(severity: .error, message: "libxml2 could not compile the schema", file: sourceName)]
+                    ? [
+                        XMLDiagnostic(
+                            severity: .error, message: "libxml2 could not compile the schema", file: sourceName)
+                    ]
                     : diagnostics,
                 hint: "fix the schema at the lines shown, and check that every included file exists next to it")
         }

@@ -40,7 +40,8 @@ public final class XMLDocument: @unchecked Sendable {
     public let warnings: [XMLDiagnostic]
 
     init(adopting pointer: UnsafeMutablePointer<xmlDoc>, sourceName: String, warnings: [XMLDiagnostic]) {
-        precondition(xmlDocGetRootElement(pointer) != nil, "Internal inconsistency: XML document without a root element")
+        precondition(
+            xmlDocGetRootElement(pointer) != nil, "Internal inconsistency: XML document without a root element")
         self.pointer = pointer
         self.sourceName = sourceName
         self.warnings = warnings
@@ -57,7 +58,9 @@ public final class XMLDocument: @unchecked Sendable {
     ///   - sourceName: the name errors use for this input (a file name, or `<string>`).
     ///   - options: parse options.
     /// - Throws: ``XMLError`` with code `.malformedDocument` and one diagnostic per problem.
-    public convenience init(string: String, sourceName: String = "<string>", options: ParseOptions = []) throws(XMLError) {
+    public convenience init(
+        string: String, sourceName: String = "<string>", options: ParseOptions = []
+    ) throws(XMLError) {
         let (pointer, warnings) = try Self.parse(Array(string.utf8), sourceName: sourceName, options: options)
         self.init(adopting: pointer, sourceName: sourceName, warnings: warnings)
     }
@@ -69,7 +72,8 @@ public final class XMLDocument: @unchecked Sendable {
     }
 
     /// Parses XML bytes (the encoding comes from the XML declaration, UTF-8 by default).
-    public convenience init(bytes: [UInt8], sourceName: String = "<bytes>", options: ParseOptions = []) throws(XMLError) {
+    public convenience init(bytes: [UInt8], sourceName: String = "<bytes>", options: ParseOptions = []) throws(XMLError)
+    {
         let (pointer, warnings) = try Self.parse(bytes, sourceName: sourceName, options: options)
         self.init(adopting: pointer, sourceName: sourceName, warnings: warnings)
     }
@@ -102,7 +106,8 @@ public final class XMLDocument: @unchecked Sendable {
         flags |= XML_PARSE_BIG_LINES.rawValue
         if options.contains(.removeBlankText) { flags |= XML_PARSE_NOBLANKS.rawValue }
         let parseFlags = Int32(bitPattern: flags)
-        let (document, diagnostics) = capturingDiagnostics(sourceName: sourceName) { _ -> UnsafeMutablePointer<xmlDoc>? in
+        let (document, diagnostics) = capturingDiagnostics(sourceName: sourceName) {
+            _ -> UnsafeMutablePointer<xmlDoc>? in
             guard let context = xmlNewParserCtxt() else { return nil }
             defer { xmlFreeParserCtxt(context) }
             let document = bytes.withUnsafeBufferPointer { buffer in
@@ -121,7 +126,8 @@ public final class XMLDocument: @unchecked Sendable {
             if let document { xmlFreeDoc(document) }
             var reported = diagnostics
             if errors.isEmpty {
-                reported.append(XMLDiagnostic(severity: .fatal, message: "libxml2 could not parse the document", file: sourceName))
+                reported.append(
+                    XMLDiagnostic(severity: .fatal, message: "libxml2 could not parse the document", file: sourceName))
             }
             throw XMLError(
                 code: .malformedDocument, summary: "\(sourceName) is not well-formed XML",
@@ -200,7 +206,8 @@ func withXPathObject<T>(
     namespaces: [String: String], sourceName: String,
     _ body: (UnsafeMutablePointer<xmlXPathObject>) throws(XMLError) -> T
 ) throws(XMLError) -> T {
-    let (object, diagnostics) = capturingDiagnostics(sourceName: sourceName) { _ -> UnsafeMutablePointer<xmlXPathObject>? in
+    let (object, diagnostics) = capturingDiagnostics(sourceName: sourceName) {
+        _ -> UnsafeMutablePointer<xmlXPathObject>? in
         guard let context = xmlXPathNewContext(document) else { return nil }
         defer { xmlXPathFreeContext(context) }
         context.pointee.node = contextNode

@@ -128,7 +128,9 @@ public final class XMLEditor {
         ///
         /// - Throws: ``XMLError`` `.invalidEdit` when a name is not an XML name.
         @discardableResult
-        public func appendElement(named name: String, attributes: KeyValuePairs<String, String> = [:]) throws(XMLError)
+        public func appendElement(
+            named name: String, attributes: KeyValuePairs<String, String> = [:]
+        ) throws(XMLError)
             -> Element
         {
             editor.checkOpen()
@@ -182,7 +184,8 @@ public final class XMLEditor {
             editor.checkOpen()
             guard node != xmlDocGetRootElement(editor.document) else {
                 throw XMLError(
-                    code: .invalidEdit, summary: "cannot remove the root element <\(nodeName(node))> of \(editor.sourceName)",
+                    code: .invalidEdit,
+                    summary: "cannot remove the root element <\(nodeName(node))> of \(editor.sourceName)",
                     hint: "change the root's children or attributes instead, or build a new document")
             }
             guard node.pointee.parent != nil else { return }

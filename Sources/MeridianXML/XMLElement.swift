@@ -29,7 +29,8 @@ public struct XMLElement: @unchecked Sendable, Hashable, CustomStringConvertible
     let node: UnsafeMutablePointer<xmlNode>
 
     init(document: XMLDocument, node: UnsafeMutablePointer<xmlNode>) {
-        precondition(node.pointee.type == XML_ELEMENT_NODE, "Internal inconsistency: XMLElement over a non-element node")
+        precondition(
+            node.pointee.type == XML_ELEMENT_NODE, "Internal inconsistency: XMLElement over a non-element node")
         self.document = document
         self.node = node
     }

@@ -76,7 +76,9 @@ struct CorosyncTests {
 
         try group.leave()
         events = try collectEvents(group) { events in
-            events.contains { if case .membership(let change) = $0 { change.left.map(\.member) == [me] } else { false } }
+            events.contains {
+                if case .membership(let change) = $0 { change.left.map(\.member) == [me] } else { false }
+            }
         }
         #expect(
             events.contains(

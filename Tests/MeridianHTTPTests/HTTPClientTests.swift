@@ -40,7 +40,8 @@ struct HTTPClientTests {
         }
         defer { server.stop() }
         // Large enough that libcurl would normally ask for 100-continue.
-        let payload = "{\"ticket\":\"ticket-A\",\"granted\":true,\"pad\":\"" + String(repeating: "x", count: 4096) + "\"}"
+        let payload =
+            "{\"ticket\":\"ticket-A\",\"granted\":true,\"pad\":\"" + String(repeating: "x", count: 4096) + "\"}"
         let response = try client.send(
             HTTPRequest(
                 method: .post, url: server.baseURL + "/grant", headers: ["Content-Type": "application/json"],

@@ -142,8 +142,9 @@ final class TestHTTPServer: Sendable {
         received.withLock { $0.append(request) }
         let response = handler(request)
         if response.delay > .zero {
-            Thread.sleep(forTimeInterval: Double(response.delay.components.seconds)
-                + Double(response.delay.components.attoseconds) / 1e18)
+            Thread.sleep(
+                forTimeInterval: Double(response.delay.components.seconds)
+                    + Double(response.delay.components.attoseconds) / 1e18)
         }
         var text = "HTTP/1.1 \(response.status) \(response.reason)\r\n"
         for (name, value) in response.headers { text += "\(name): \(value)\r\n" }
@@ -154,7 +155,9 @@ final class TestHTTPServer: Sendable {
         if request.method != "HEAD" { bytes += response.body }
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if sent <= 0 { return }
             offset += sent
         }

@@ -160,7 +160,8 @@ struct LoggingTests {
         #expect(parsed.count == 3, "\(lines)")
         #expect(parsed.map(\.name) == ["meridian-replicad", "meridian-replicad", "meridian-replicad"])
         #expect(parsed.map(\.priority) == ["notice", "debug", "debug"])
-        #expect(parsed.map(\.body) == ["[replica] volume r0 connected peer=site-b", "[replica] two", "[replica] lines"])
+        #expect(
+            parsed.map(\.body) == ["[replica] volume r0 connected peer=site-b", "[replica] two", "[replica] lines"])
         #expect(lines.first?.contains(" meridian-replicad notice  [replica] ") == true)
     }
 

@@ -73,18 +73,18 @@ struct RelaxNGSchemaTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try """
-            <?xml version="1.0"?>
-            <grammar xmlns="http://relaxng.org/ns/structure/1.0">
-              <include href="site.rng"/>
-              <start><element name="sites"><oneOrMore><ref name="site"/></oneOrMore></element></start>
-            </grammar>
-            """.write(toFile: directory + "/main.rng", atomically: true, encoding: .utf8)
+        <?xml version="1.0"?>
+        <grammar xmlns="http://relaxng.org/ns/structure/1.0">
+          <include href="site.rng"/>
+          <start><element name="sites"><oneOrMore><ref name="site"/></oneOrMore></element></start>
+        </grammar>
+        """.write(toFile: directory + "/main.rng", atomically: true, encoding: .utf8)
         try """
-            <?xml version="1.0"?>
-            <grammar xmlns="http://relaxng.org/ns/structure/1.0">
-              <define name="site"><element name="site"><attribute name="address"/><empty/></element></define>
-            </grammar>
-            """.write(toFile: directory + "/site.rng", atomically: true, encoding: .utf8)
+        <?xml version="1.0"?>
+        <grammar xmlns="http://relaxng.org/ns/structure/1.0">
+          <define name="site"><element name="site"><attribute name="address"/><empty/></element></define>
+        </grammar>
+        """.write(toFile: directory + "/site.rng", atomically: true, encoding: .utf8)
         let schema = try RelaxNGSchema(path: directory + "/main.rng")
         try schema.validate(try XMLDocument(string: "<sites><site address='192.0.2.1'/></sites>"))
         let error = #expect(throws: XMLError.self) {

@@ -145,7 +145,8 @@ struct XMLDocumentTests {
         let saved = dup(2)
         dup2(capture, 2)
         _ = try? XMLDocument(string: "<a><b></a>", sourceName: "quiet-check.xml")
-        let schema = try? RelaxNGSchema(string: "<element name='x' xmlns='http://relaxng.org/ns/structure/1.0'><empty/></element>")
+        let schema = try? RelaxNGSchema(
+            string: "<element name='x' xmlns='http://relaxng.org/ns/structure/1.0'><empty/></element>")
         if let schema, let document = try? XMLDocument(string: "<y/>", sourceName: "quiet-check.xml") {
             _ = schema.violations(in: document)
         }

@@ -69,7 +69,8 @@ struct XPathAndSerialisationTests {
     @Test("editing returns a changed copy and leaves the original alone")
     func editing() throws {
         let original = try XMLDocument(string: sampleCIB, sourceName: "cib.xml", options: .removeBlankText)
-        let fragment = try XMLDocument(string: "<primitive id=\"web\" class=\"ocf\" provider=\"heartbeat\" type=\"apache\"/>")
+        let fragment = try XMLDocument(
+            string: "<primitive id=\"web\" class=\"ocf\" provider=\"heartbeat\" type=\"apache\"/>")
         let edited = try original.editing { editor in
             try editor.root.setAttribute("epoch", to: "13")
             let tickets = try #require(try editor.select("/cib/tickets").first)
