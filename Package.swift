@@ -25,7 +25,7 @@ let package = Package(
                        providers: [.apt(["libxml2-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
-        .systemLibrary(name: "CQB", path: "Sources/CQB", pkgConfig: "libqb",
+        .systemLibrary(name: "CQB", path: "Sources/CQB",
                        providers: [.apt(["libqb-dev"])]),
         .systemLibrary(name: "CCorosync", path: "Sources/CCorosync",
                        providers: [.apt(["libcpg-dev", "libquorum-dev", "libcmap-dev", "libcorosync-common-dev"])]),
