@@ -174,8 +174,9 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(path): \(message)\n  fix: \(fix)" }
 }
 
-/// Writes `data` to `path` via a temporary file, fsync and rename, then fsyncs the directory.
-public func writeAtomically(_ data: Data, to path: String) throws {
+/// Writes `data` to `path` via a temporary file and rename, so readers see the old or the new
+/// contents, never a mix. With `durable`, the file and its directory are fsynced too.
+public func writeAtomically(_ data: Data, to path: String, durable: Bool = true) throws {
     let tmp = path + ".tmp"
     let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
     guard fd >= 0 else {
@@ -191,12 +192,13 @@ public func writeAtomically(_ data: Data, to path: String) throws {
         }
         return true
     }
-    ok = ok && fsync(fd) == 0
+    ok = ok && (!durable || fsync(fd) == 0)
     close(fd)
     guard ok, rename(tmp, path) == 0 else {
         throw StoreError(path: path, message: "cannot write: \(String(cString: strerror(errno)))",
                          fix: "check free space and permissions of the state directory")
     }
+    guard durable else { return }
     let dir = (path as NSString).deletingLastPathComponent
     let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if dfd >= 0 { fsync(dfd); close(dfd) }
