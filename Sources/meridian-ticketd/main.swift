@@ -110,6 +110,7 @@ struct Run: ParsableCommand {
             writeStderr("meridian-ticketd: \(error)\n")
             throw ExitCode(2)
         }
+        unblockSignals()
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
@@ -138,6 +139,8 @@ struct LeaseGuardCommand: ParsableCommand {
     @Option var crmTicket: String = "crm_ticket"
 
     func run() throws {
+        unblockSignals()
+        signal(SIGTERM, SIG_DFL)
         signal(SIGINT, SIG_IGN)  // a ^C to the daemon's terminal must not kill the guard
         setsid()
         let b: any TicketBackend = backend == "crm_ticket"
@@ -156,4 +159,12 @@ extension CommandLine {
 func writeStderr(_ s: String) {
     var bytes = Array(s.utf8)
     _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// A parent that started us through Foundation's Process may leave signals blocked; SIGTERM
+/// must reach the daemon (and its lease guard) whoever started it.
+func unblockSignals() {
+    var none = sigset_t()
+    sigemptyset(&none)
+    sigprocmask(SIG_SETMASK, &none, nil)
 }
