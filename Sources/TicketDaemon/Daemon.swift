@@ -444,5 +444,5 @@ func formatEpochMs(_ ms: Int64?) -> String {
     localtime_r(&t, &tmv)
     var buf = [CChar](repeating: 0, count: 32)
     strftime(&buf, 32, "%F %T", &tmv)
-    return String(cString: buf) + String(format: ".%03d", Int(ms % 1000))
+    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + String(format: ".%03d", Int(ms % 1000))
 }

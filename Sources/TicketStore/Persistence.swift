@@ -86,7 +86,7 @@ public final class StateDirectory: @unchecked Sendable {
                                  fix: "check that the state directory exists and is writable by the daemon")
             }
             let seq = (try? readSlots(fd).map(\.seq).max()) ?? 0
-            entry = (fd, seq ?? 0)
+            entry = (fd, seq)
         }
         var e = entry!
         e.seq += 1

@@ -186,7 +186,7 @@ final class BenchCluster {
                            "boothd", "daemon", "-D", "-S", "-c", dir + "/booth.conf", "-s", addresses[i],
                            "-l", "\(dir)/lock-\(i)"]
         }
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let h = FileHandle(forWritingAtPath: log)
         p.standardOutput = h
         p.standardError = h

@@ -28,7 +28,7 @@ struct DaemonLogHandler: LogHandler {
         localtime_r(&t, &tmv)
         var buf = [CChar](repeating: 0, count: 24)
         strftime(&buf, 24, "%T", &tmv)
-        let line = "\(String(cString: buf)).\(String(format: "%03d", ts.tv_nsec / 1_000_000)) \(label) \(event.level.rawValue.uppercased()): \(event.message)\n"
+        let line = "\(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)).\(String(format: "%03d", ts.tv_nsec / 1_000_000)) \(label) \(event.level.rawValue.uppercased()): \(event.message)\n"
         writeStderr(line)
     }
 }
