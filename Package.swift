@@ -54,6 +54,8 @@ let package = Package(
         .target(name: "TicketClient", dependencies: [
             "BoothConfig", "TicketWire",
         ], swiftSettings: strict),
+        // Cluster information base and scheduler.
+        .target(name: "CIB", dependencies: ["MeridianXML"], swiftSettings: strict),
         .target(name: "TicketSimulation", dependencies: ["BoothConfig", "TicketLease"], swiftSettings: strict),
 
         // Executables.
@@ -84,6 +86,7 @@ let package = Package(
         .testTarget(name: "TicketLeaseTests", dependencies: ["TicketLease"], swiftSettings: strict),
         .testTarget(name: "TicketStoreTests", dependencies: ["TicketStore"], swiftSettings: strict),
         .testTarget(name: "TicketSimulationTests", dependencies: ["TicketSimulation"], swiftSettings: strict),
+        .testTarget(name: "CIBTests", dependencies: ["CIB"], swiftSettings: strict),
         .testTarget(name: "TicketDaemonTests", dependencies: ["TicketClient", "BoothConfig", "TicketWire"],
                     swiftSettings: strict),
     ]
