@@ -89,7 +89,13 @@ public struct TicketLease: Sendable {
 
     /// The earliest time at which ``tick(now:)`` has something to do.
     public var nextWakeup: LeaseInstant? {
-        var c: [LeaseInstant?] = [startupUntil, nextElectionAt, election?.end, nextRenewalAt, commitPendingUntil]
+        // An election for a lost ticket waits for the startup period, and is not started by a
+        // leader or a candidate (see onTick).
+        let campaigning = role == .leader || role == .candidate
+        let election = campaigning ? nil : nextElectionAt.map { at in startupUntil.map { max($0, at) } ?? at }
+        // A renewal waits for the current round and the handler to finish (see leaderTick).
+        let renewal = round == nil && handler == nil ? nextRenewalAt : nil
+        var c: [LeaseInstant?] = [startupUntil, election, self.election?.end, renewal, commitPendingUntil]
         if let r = round { c.append(r.lastSent + settings.timeout) }
         if role == .leader, !settings.manual { c.append(holderUntil) }
         if role != .leader, !settings.manual, leader != nil { c.append(promisedUntil) }
