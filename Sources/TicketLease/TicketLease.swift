@@ -717,7 +717,8 @@ public struct TicketLease: Sendable {
         send(.reply(client, .more, leader: nil, final: false))
         revoked = false
         forceGrant = force
-        if role != .candidate {
+        // A candidate's election, or an elected leader's first round, answers the client.
+        if role != .candidate && role != .leader {
             failedElections = 0
             nextElectionAt = nil
             beginAcquire(reason: .admin, now: now)
