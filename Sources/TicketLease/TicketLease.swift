@@ -151,6 +151,10 @@ public struct TicketLease: Sendable {
                 } else {
                     s.leader = r.leader == s.membership.me ? nil : r.leader
                     s.role = s.revoked ? .initial : .follower
+                    // Granted, but nobody (or a lease of our own that ended) leads: acquire it as
+                    // a lost ticket; members that saw it revoked answer YOU_OUTDATED.
+                    s.lostLeader = r.leader
+                    s.scheduleAcquire(reason: .ticketLost, at: now + s.settings.acquireAfter, now: now)
                 }
             }
             s.startupUntil = now + s.settings.timeout
@@ -287,7 +291,12 @@ public struct TicketLease: Sendable {
             voteTerm = m.term
             votedFor = c
             vote = c
-            if role == .candidate || role == .leader { stepDownToFollower(now) }
+            if role == .candidate || role == .leader {
+                let reason = election?.reason ?? .ticketLost
+                stepDownToFollower(now)
+                // Keep acquiring if the candidate voted for does not win.
+                scheduleAcquire(reason: reason, at: now + settings.timeout, now: now)
+            }
             log(.info, "votes for member \(c) in term \(m.term)")
         } else if m.term < voteTerm {
             return reject(c, .termOutdated, request: .requestVote, now: now)
@@ -613,7 +622,9 @@ public struct TicketLease: Sendable {
             finishClients(grant: .syncFail, now: now)
             failedElections = 0
             role = leader == nil ? .initial : .follower
-            return
+            // Still granted (not revoked): keep acquiring it as a lost ticket; members that saw
+            // it revoked answer YOU_OUTDATED.
+            return scheduleAcquire(reason: .ticketLost, at: now, now: now)
         }
         if reason == .admin { for c in pendingGrants { send(.reply(c, .more, leader: nil, final: false)) } }
         scheduleAcquire(reason: reason, at: now, now: now)
@@ -767,6 +778,8 @@ public struct TicketLease: Sendable {
                 var msg = message(.voteFor, now: now)
                 msg.leader = nil
                 send(.broadcast(msg))
+                // Another site may take it over first; else try again (the handler may succeed then).
+                scheduleAcquire(reason: .stepDown, at: now + settings.acquireAfter + settings.timeout, now: now)
             }
         case let .acquire(reason):
             if success {
@@ -774,6 +787,9 @@ public struct TicketLease: Sendable {
             } else {
                 log(.warning, "before-acquire-handler failed: not acquiring")
                 finishClients(grant: .handlerFailed, now: now)
+                // Try again later while the ticket is lost: the handler may succeed then.
+                failedElections += 1
+                scheduleAcquire(reason: reason == .admin ? .ticketLost : reason, at: now + settings.timeout, now: now)
             }
         }
     }
