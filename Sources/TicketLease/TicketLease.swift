@@ -602,6 +602,12 @@ public struct TicketLease: Sendable {
 
     mutating func evaluateElection(_ now: LeaseInstant) {
         guard let e = election else { return }
+        if term != e.term {
+            // A reply or status carried a higher term: votes for e.term cannot make this member
+            // the leader of its current term (another member may win that term).
+            log(.info, "election term \(e.term) abandoned: term \(term) seen")
+            return electionFailed(now)
+        }
         let mine = e.votes.values.filter { $0 == membership.me }.count
         if mine >= membership.majority {
             return wonElection(e, now: now)
