@@ -42,6 +42,8 @@ public struct TicketLease: Sendable {
 
     struct Round: Sendable {
         var command: PeerCommand
+        /// Sent in every message of the round and echoed by Meridian followers' ACKs.
+        var number: UInt16
         var firstSent: LeaseInstant
         var lastSent: LeaseInstant
         var granted: Duration
@@ -54,6 +56,9 @@ public struct TicketLease: Sendable {
 
     var election: Election?
     var round: Round?
+    /// Number of the last round started; starts from the seed so that a restarted leader does
+    /// not reuse the numbers of rounds whose ACKs may still be in flight.
+    var roundNumber: UInt16
     var nextRenewalAt: LeaseInstant?
     var nextElectionAt: LeaseInstant?
     var electionReason: PeerReason = .ticketLost
@@ -72,10 +77,13 @@ public struct TicketLease: Sendable {
     var lastBackend: BackendView?
     var out: [TicketDirective] = []
 
+    /// `seed` drives the randomised election back-off and the first round number: give each
+    /// start (and restart) its own.
     public init(settings: LeaseSettings, membership: LeaseMembership, seed: UInt64) {
         self.settings = settings
         self.membership = membership
         self.rng = seed | 1
+        self.roundNumber = UInt16(truncatingIfNeeded: seed >> 48)
     }
 
     // MARK: - Queries
@@ -409,12 +417,17 @@ public struct TicketLease: Sendable {
         var ack = message(.ack, request: request, now: now)
         ack.term = m.term  // echo the leader's term, as boothd does
         ack.leader = l
+        ack.round = m.round
         send(.send(to: l, ack))
     }
 
     mutating func onAck(_ m: PeerMessage, from f: Int, now: LeaseInstant) {
         guard role == .leader, var r = round, m.request == r.command, m.term == term, m.leader == membership.me
         else { return }
+        // An ACK that names a round must name this one: an ACK of an earlier round (late or
+        // duplicated) proves only an older, shorter promise. ACKs from boothd, or through a
+        // shell that does not carry rounds, name none and count as before.
+        if let n = m.round, n != r.number { return }
         r.acks.insert(f)
         round = r
         if !r.succeeded && r.acks.count >= membership.majority { roundSucceeded(now) }
@@ -499,6 +512,7 @@ public struct TicketLease: Sendable {
                 round = r
                 var msg = message(r.command, now: now)
                 msg.leader = membership.me
+                msg.round = r.number
                 msg.validFor = settings.ceilToWire(r.granted - (now - r.firstSent))
                 if settings.manual { msg.validFor = .zero }
                 for i in membership.kinds.indices where i != membership.me && !r.acks.contains(i) {
@@ -658,9 +672,12 @@ public struct TicketLease: Sendable {
     /// A leader's lease round: HEARTBEAT then UPDATE, each extending the hold once a majority acks.
     mutating func startRound(_ c: PeerCommand, now: LeaseInstant) {
         let granted = settings.manual ? Duration.zero : settings.floorToWire(settings.expire)
-        round = Round(command: c, firstSent: now, lastSent: now, granted: granted, acks: [membership.me])
+        roundNumber &+= 1
+        round = Round(command: c, number: roundNumber, firstSent: now, lastSent: now, granted: granted,
+                      acks: [membership.me])
         var msg = message(c, now: now)
         msg.leader = membership.me
+        msg.round = roundNumber
         msg.validFor = granted
         send(.broadcast(msg))
         if membership.majority == 1 { roundSucceeded(now) }
@@ -669,6 +686,10 @@ public struct TicketLease: Sendable {
     mutating func startRoundTo(_ x: Int, now: LeaseInstant) {
         var msg = message(.update, now: now)
         msg.leader = membership.me
+        // Its lease is what is left of the hold, not a round's grant: a number of its own, so
+        // that its ACK does not count for the round in progress.
+        roundNumber &+= 1
+        msg.round = roundNumber
         send(.send(to: x, msg))
     }
 

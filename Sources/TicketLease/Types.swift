@@ -57,10 +57,14 @@ public struct PeerMessage: Sendable, Hashable, CustomStringConvertible {
     public var validFor: Duration
     /// True when the sender is Meridian: its lease values are exact; boothd truncates them.
     public var fromMeridian: Bool
+    /// Meridian peers only: the leader's lease round a HEARTBEAT or UPDATE belongs to, echoed
+    /// in the ACK, so that a late or duplicated ACK of an earlier round is not counted for a
+    /// later one. Nil from boothd, which neither sends nor echoes it.
+    public var round: UInt16?
 
     public init(ticket: String, command: PeerCommand, request: PeerCommand? = nil, result: PeerResult = .success,
                 reason: PeerReason = .none, leader: Int?, term: UInt32, validFor: Duration,
-                fromMeridian: Bool = true) {
+                fromMeridian: Bool = true, round: UInt16? = nil) {
         self.ticket = ticket
         self.command = command
         self.request = request
@@ -70,6 +74,7 @@ public struct PeerMessage: Sendable, Hashable, CustomStringConvertible {
         self.term = term
         self.validFor = validFor
         self.fromMeridian = fromMeridian
+        self.round = round
     }
 
     public var description: String {
@@ -77,6 +82,7 @@ public struct PeerMessage: Sendable, Hashable, CustomStringConvertible {
         if let request { s += "(re \(request))" }
         if result != .success { s += " \(result)" }
         if reason != .none { s += " reason=\(reason)" }
+        if let round { s += " round=\(round)" }
         return s + " t=\(term) leader=\(leader.map(String.init) ?? "-") valid=\(validFor.seconds)s"
     }
 }

@@ -85,12 +85,16 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
     /// Faults are injected during this long, then everything heals.
     public var faultPhase: Duration
     public var faults: FaultProfile
+    /// Whether the simulated wire carries ``PeerMessage/round`` (the leader's round number,
+    /// echoed in ACKs). False models a shell whose packet mapping drops it.
+    public var wireCarriesRound: Bool
 
     /// Builds a scenario from booth.conf text.
     /// - Precondition: the text parses and has only automatic tickets (a programmer error otherwise).
     public init(name: String, boothConf: String, driftBoundPPM: Int64 = LeaseSettings.defaultDriftBoundPPM,
                 safetyMargin: Duration = LeaseSettings.defaultSafetyMargin, clockDriftPPM: Int64? = nil,
-                faultPhase: Duration = .seconds(60), faults: FaultProfile = FaultProfile()) {
+                faultPhase: Duration = .seconds(60), faults: FaultProfile = FaultProfile(),
+                wireCarriesRound: Bool = true) {
         let parsed: BoothConfiguration
         do {
             parsed = try BoothConfiguration.parse(boothConf, path: "\(name).conf")
@@ -108,6 +112,7 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
         self.clockDriftPPM = clockDriftPPM ?? driftBoundPPM
         self.faultPhase = faultPhase
         self.faults = faults
+        self.wireCarriesRound = wireCarriesRound
     }
 
     /// The lease settings every member uses for ticket `index`.
@@ -126,6 +131,7 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
         var s = "scenario \(name): \(sites) sites + \(arbitrators) arbitrators, "
         s += "drift bound \(driftBoundPPM) ppm, margin \(safetyMargin.seconds)s, clocks drift up to \(clockDriftPPM) ppm, "
         s += "fault phase \(faultPhase.seconds)s"
+        if !wireCarriesRound { s += ", the wire drops round numbers" }
         s += "\n--- booth.conf ---\n" + boothConf
         return s
     }
@@ -206,9 +212,12 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
         standard[Int(seed % UInt64(standard.count))]
     }
 
-    /// The scenario with this name among ``standard`` and ``broken``.
+    /// Scenarios that are expected to fail: they show what the checker catches.
+    public static var unsafe: [Scenario] { [broken, withoutRounds] }
+
+    /// The scenario with this name among ``standard`` and ``unsafe``.
     public static func named(_ name: String) -> Scenario? {
-        (standard + [broken]).first { $0.name == name }
+        (standard + unsafe).first { $0.name == name }
     }
 
     /// A deliberately unsafe setup, to show that the checker can fail: members assume
@@ -220,4 +229,14 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
             ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms"]),
         ]),
         driftBoundPPM: 0, safetyMargin: .milliseconds(-500), clockDriftPPM: 5000)
+
+    /// The storm over a wire that does not carry round numbers (as boothd's packets, and a
+    /// shell that does not map ``PeerMessage/round``): a late ACK of an earlier round then
+    /// counts for the current one, and some seeds report two holders.
+    public static let withoutRounds = Scenario(
+        name: "2s1a-4s-ms-storm-without-rounds",
+        boothConf: boothConf(sites: 2, arbitrators: 1, tickets: [
+            ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms"]),
+        ]),
+        faults: .storm, wireCarriesRound: false)
 }

@@ -564,8 +564,10 @@ struct SimulationRun {
         }
     }
 
-    mutating func transmit(from: Int, to: Int, ticket k: Int, _ message: PeerMessage) {
+    mutating func transmit(from: Int, to: Int, ticket k: Int, _ sent: PeerMessage) {
         counters.messagesSent += 1
+        var message = sent
+        if !scenario.wireCarriesRound { message.round = nil }
         if blocked[from][to] || rng.chance(loss) {
             counters.messagesDropped += 1
             return

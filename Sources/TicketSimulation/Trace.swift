@@ -97,6 +97,7 @@ struct TraceRecorder {
         mix(UInt64(m.term))
         mix(m.validFor.nanoseconds)
         mix(m.fromMeridian)
+        mix(m.round.map { Int($0) })
     }
 
     private mutating func mix(_ d: TicketDirective) {

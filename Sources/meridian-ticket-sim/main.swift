@@ -13,8 +13,8 @@ struct TicketSim: ParsableCommand {
             time after every event, then a liveness phase in which everything heals and some site \
             must acquire every ticket and keep it.
 
-            Scenarios: \(Scenario.standard.map(\.name).joined(separator: ", ")); \
-            \(Scenario.broken.name) is deliberately unsafe (to show the checker failing).
+            Scenarios: \(Scenario.standard.map(\.name).joined(separator: ", ")). Expected to \
+            fail (they show what the checker catches): \(Scenario.unsafe.map(\.name).joined(separator: ", ")).
 
             Exit codes: 0 every seed passed; 1 some seed failed (its seed and replay command are \
             printed); 64 invalid command line.
@@ -42,7 +42,7 @@ struct TicketSim: ParsableCommand {
         if seeds < 1 { throw ValidationError("--seeds must be at least 1, e.g. --seeds 2000") }
         if trace && seed == nil { throw ValidationError("--trace prints one run: add --seed X") }
         if let scenario, Scenario.named(scenario) == nil {
-            let names = (Scenario.standard + [Scenario.broken]).map(\.name).joined(separator: ", ")
+            let names = (Scenario.standard + Scenario.unsafe).map(\.name).joined(separator: ", ")
             throw ValidationError("unknown scenario '\(scenario)'; choose one of \(names)")
         }
     }
