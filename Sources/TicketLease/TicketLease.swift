@@ -809,6 +809,15 @@ public struct TicketLease: Sendable {
                 scheduleAcquire(reason: .stepDown, at: now + settings.acquireAfter + settings.timeout, now: now)
             }
         case let .acquire(reason):
+            if success, let p = promisedUntil, p > now {
+                // While the handler ran this member promised a leader its lease: it must not
+                // campaign (its own vote would break that promise) before the promise ends.
+                if let l = leader {
+                    log(.info, "member \(l) leads now: not starting an election")
+                    return finishClients(grant: .overgrant, now: now)
+                }
+                return scheduleAcquire(reason: reason, at: now, now: now)
+            }
             if success {
                 startElection(reason: reason, now: now)
             } else {
