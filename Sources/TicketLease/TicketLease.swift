@@ -577,6 +577,9 @@ public struct TicketLease: Sendable {
 
     mutating func beginAcquire(reason: PeerReason, now: LeaseInstant) {
         guard membership.isSite else { return }
+        // A handler already runs (for an earlier acquisition, or a renewal before a revoke): its
+        // result decides this acquisition.
+        if handler != nil { return handler = .acquire(reason) }
         if !prerequisitesMet(manual: reason == .admin) {
             log(.info, "attr-prereq not met: not acquiring")
             return finishClients(grant: .attributePrerequisite, now: now)
