@@ -317,8 +317,9 @@ public struct TicketLease: Sendable {
 
     mutating func onVoteFor(_ m: PeerMessage, from v: Int, now: LeaseInstant) {
         if m.leader == nil {
-            // The leader gives the ticket away (Booth's release after a failed handler).
-            if v == leader, role != .leader {
+            // The leader gives the ticket away (Booth's release after a failed handler). A release
+            // from an earlier leadership (lower term, delayed) must not cancel today's promise.
+            if v == leader, role != .leader, m.term >= term {
                 log(.info, "member \(v) released the ticket")
                 leader = nil
                 promisedUntil = nil
