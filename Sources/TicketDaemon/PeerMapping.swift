@@ -28,6 +28,8 @@ struct PeerMapping: Sendable {
         (.admin, .admin), (.localFail, .localFail), (.stepDown, .stepDown),
     ]
 
+    static let roundCommands: Set<PeerCommand> = [.heartbeat, .update, .ack]
+
     func packet(_ m: PeerMessage, from me: Int) -> BoothPacket {
         var h = BoothHeader()
         h.from = siteIDs[me]
@@ -35,6 +37,11 @@ struct PeerMapping: Sendable {
         h.request = m.request.map { r in Self.commands.first { $0.0 == r }!.1 } ?? .none
         h.result = Self.results.first { $0.0 == m.result }!.1
         h.reason = Self.reasons.first { $0.0 == m.reason }!.1
+        // The round number of HEARTBEAT/UPDATE and their ACKs travels in `reason`, which boothd
+        // neither sets nor reads for these commands; Meridian followers echo it.
+        if let round = m.round, Self.roundCommands.contains(m.command), m.reason == .none {
+            h.reason = BoothReason(rawValue: BoothWire.meridianTag | UInt32(round))
+        }
         let (units, remainderMs) = encodeValid(m.validFor)
         h.options = BoothWire.meridianTag | remainderMs
         let payload = BoothTicketPayload(ticket: m.ticket, leader: m.leader.map { siteIDs[$0] } ?? BoothWire.noOne,
@@ -71,7 +78,13 @@ struct PeerMapping: Sendable {
         }
         let request = Self.commands.first { $0.1 == p.header.request }?.0
         let result = Self.results.first { $0.1 == p.header.result }?.0 ?? .success
-        let reason = Self.reasons.first { $0.1 == p.header.reason }?.0 ?? .none
+        var reason = Self.reasons.first { $0.1 == p.header.reason }?.0 ?? .none
+        var round: UInt16?
+        if p.header.reason.rawValue & BoothWire.meridianTagMask == BoothWire.meridianTag,
+           Self.roundCommands.contains(cmd) {
+            round = UInt16(p.header.reason.rawValue & 0xFFFF)
+            reason = .none
+        }
         var leader: Int?
         if t.leader != BoothWire.noOne && t.leader != 0 {
             guard let l = index(ofSiteID: t.leader) else { throw .unknownLeader(t.leader) }
@@ -80,7 +93,9 @@ struct PeerMapping: Sendable {
         let meridian = p.header.options & BoothWire.meridianTagMask == BoothWire.meridianTag
         var valid = resolution * Int(t.termValidFor)
         if meridian { valid += .milliseconds(Int(p.header.options & 0xFFFF) % 1000) }
-        return PeerMessage(ticket: t.ticket, command: cmd, request: request, result: result, reason: reason,
-                           leader: leader, term: t.term, validFor: valid, fromMeridian: meridian)
+        var m = PeerMessage(ticket: t.ticket, command: cmd, request: request, result: result, reason: reason,
+                            leader: leader, term: t.term, validFor: valid, fromMeridian: meridian)
+        m.round = meridian ? round : nil
+        return m
     }
 }

@@ -1,1 +1,0 @@
-// CIB: being written.
