@@ -445,6 +445,10 @@ public struct TicketLease: Sendable {
     }
 
     mutating func onRevoke(_ m: PeerMessage, from l: Int, now: LeaseInstant) {
+        if l == leader, m.term < term, !settings.manual {
+            // A REVOKE from an earlier leadership (delayed) must not cancel today's promise.
+            return log(.warning, "member \(l) revokes the ticket in term \(m.term), below term \(term): ignored")
+        }
         if l == leader || (role == .initial && leader == nil) || settings.manual {
             if l == leader {
                 log(.info, "member \(l) revoked the ticket")
