@@ -91,10 +91,12 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
 
     /// Builds a scenario from booth.conf text.
     /// - Precondition: the text parses and has only automatic tickets (a programmer error otherwise).
-    public init(name: String, boothConf: String, driftBoundPPM: Int64 = LeaseSettings.defaultDriftBoundPPM,
-                safetyMargin: Duration = LeaseSettings.defaultSafetyMargin, clockDriftPPM: Int64? = nil,
-                faultPhase: Duration = .seconds(60), faults: FaultProfile = FaultProfile(),
-                wireCarriesRound: Bool = true) {
+    public init(
+        name: String, boothConf: String, driftBoundPPM: Int64 = LeaseSettings.defaultDriftBoundPPM,
+        safetyMargin: Duration = LeaseSettings.defaultSafetyMargin, clockDriftPPM: Int64? = nil,
+        faultPhase: Duration = .seconds(60), faults: FaultProfile = FaultProfile(),
+        wireCarriesRound: Bool = true
+    ) {
         let parsed: BoothConfiguration
         do {
             parsed = try BoothConfiguration.parse(boothConf, path: "\(name).conf")
@@ -102,8 +104,9 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
             preconditionFailure("Internal inconsistency: scenario \(name) has an invalid booth.conf: \(error)")
         }
         precondition(parsed.members.count >= 2, "Internal inconsistency: scenario \(name) needs two members")
-        precondition(parsed.tickets.allSatisfy { $0.mode == .automatic },
-                     "Internal inconsistency: scenario \(name) simulates automatic tickets only")
+        precondition(
+            parsed.tickets.allSatisfy { $0.mode == .automatic },
+            "Internal inconsistency: scenario \(name) simulates automatic tickets only")
         self.name = name
         self.boothConf = boothConf
         configuration = parsed
@@ -117,8 +120,9 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
 
     /// The lease settings every member uses for ticket `index`.
     public func settings(ticket index: Int) -> LeaseSettings {
-        LeaseSettings(ticket: configuration.tickets[index], millisecondWireTimes: configuration.millisecondWireTimes,
-                      driftBoundPPM: driftBoundPPM, safetyMargin: safetyMargin)
+        LeaseSettings(
+            ticket: configuration.tickets[index], millisecondWireTimes: configuration.millisecondWireTimes,
+            driftBoundPPM: driftBoundPPM, safetyMargin: safetyMargin)
     }
 
     public var memberKinds: [LeaseMembership.Kind] {
@@ -129,7 +133,8 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
         let sites = configuration.sites.count
         let arbitrators = configuration.arbitrators.count
         var s = "scenario \(name): \(sites) sites + \(arbitrators) arbitrators, "
-        s += "drift bound \(driftBoundPPM) ppm, margin \(safetyMargin.seconds)s, clocks drift up to \(clockDriftPPM) ppm, "
+        s +=
+            "drift bound \(driftBoundPPM) ppm, margin \(safetyMargin.seconds)s, clocks drift up to \(clockDriftPPM) ppm, "
         s += "fault phase \(faultPhase.seconds)s"
         if !wireCarriesRound { s += ", the wire drops round numbers" }
         s += "\n--- booth.conf ---\n" + boothConf
@@ -155,55 +160,88 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
     public static let standard: [Scenario] = [
         Scenario(
             name: "2s1a-10s",
-            boothConf: boothConf(sites: 2, arbitrators: 1, tickets: [
-                ("db", ["expire = 10", "timeout = 1", "retries = 3"]),
-            ])),
+            boothConf: boothConf(
+                sites: 2, arbitrators: 1,
+                tickets: [
+                    ("db", ["expire = 10", "timeout = 1", "retries = 3"])
+                ])),
         Scenario(
             name: "3s2a-10s-two-tickets",
-            boothConf: boothConf(sites: 3, arbitrators: 2, tickets: [
-                ("db", ["expire = 10", "timeout = 1", "retries = 3", "weights = 0,10,5,0,0"]),
-                ("web", ["expire = 10", "timeout = 1", "retries = 3", "acquire-after = 5"]),
-            ])),
+            boothConf: boothConf(
+                sites: 3, arbitrators: 2,
+                tickets: [
+                    ("db", ["expire = 10", "timeout = 1", "retries = 3", "weights = 0,10,5,0,0"]),
+                    ("web", ["expire = 10", "timeout = 1", "retries = 3", "acquire-after = 5"]),
+                ])),
         Scenario(
             name: "2s3a-4s-ms",
-            boothConf: boothConf(sites: 2, arbitrators: 3, tickets: [
-                ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms"]),
-            ])),
+            boothConf: boothConf(
+                sites: 2, arbitrators: 3,
+                tickets: [
+                    ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms"])
+                ])),
         Scenario(
             name: "2s1a-4s-ms-acquire-after",
-            boothConf: boothConf(sites: 2, arbitrators: 1, tickets: [
-                ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms",
-                        "acquire-after = 1500ms"]),
-            ])),
+            boothConf: boothConf(
+                sites: 2, arbitrators: 1,
+                tickets: [
+                    (
+                        "db",
+                        [
+                            "expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms",
+                            "acquire-after = 1500ms",
+                        ]
+                    )
+                ])),
         Scenario(
             name: "2s1a-4s-ms-handler",
-            boothConf: boothConf(sites: 2, arbitrators: 1, tickets: [
-                ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms",
-                        "before-acquire-handler = /usr/share/booth/service-runnable db"]),
-            ])),
+            boothConf: boothConf(
+                sites: 2, arbitrators: 1,
+                tickets: [
+                    (
+                        "db",
+                        [
+                            "expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms",
+                            "before-acquire-handler = /usr/share/booth/service-runnable db",
+                        ]
+                    )
+                ])),
         Scenario(
             name: "3s-10s-weights",
-            boothConf: boothConf(sites: 3, arbitrators: 0, tickets: [
-                ("db", ["expire = 10", "timeout = 1", "retries = 3", "weights = 5,10,1", "acquire-after = 2"]),
-            ])),
+            boothConf: boothConf(
+                sites: 3, arbitrators: 0,
+                tickets: [
+                    ("db", ["expire = 10", "timeout = 1", "retries = 3", "weights = 5,10,1", "acquire-after = 2"])
+                ])),
         Scenario(
             name: "2s1a-4s-ms-storm",
-            boothConf: boothConf(sites: 2, arbitrators: 1, tickets: [
-                ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms"]),
-            ]),
+            boothConf: boothConf(
+                sites: 2, arbitrators: 1,
+                tickets: [
+                    ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms"])
+                ]),
             faults: .storm),
         Scenario(
             name: "2s1a-4s-ms-handler-storm",
-            boothConf: boothConf(sites: 2, arbitrators: 1, tickets: [
-                ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms",
-                        "acquire-after = 500ms", "before-acquire-handler = /usr/share/booth/service-runnable db"]),
-            ]),
+            boothConf: boothConf(
+                sites: 2, arbitrators: 1,
+                tickets: [
+                    (
+                        "db",
+                        [
+                            "expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms",
+                            "acquire-after = 500ms", "before-acquire-handler = /usr/share/booth/service-runnable db",
+                        ]
+                    )
+                ]),
             faults: .storm),
         Scenario(
             name: "3s2a-10s-storm",
-            boothConf: boothConf(sites: 3, arbitrators: 2, tickets: [
-                ("db", ["expire = 10", "timeout = 1", "retries = 3", "weights = 1,2,3,0,0"]),
-            ]),
+            boothConf: boothConf(
+                sites: 3, arbitrators: 2,
+                tickets: [
+                    ("db", ["expire = 10", "timeout = 1", "retries = 3", "weights = 1,2,3,0,0"])
+                ]),
             faults: .storm),
     ]
 
@@ -225,9 +263,11 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
     /// 5,000 ppm. Some seeds must report two holders.
     public static let broken = Scenario(
         name: "broken-negative-margin",
-        boothConf: boothConf(sites: 2, arbitrators: 1, tickets: [
-            ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms"]),
-        ]),
+        boothConf: boothConf(
+            sites: 2, arbitrators: 1,
+            tickets: [
+                ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms"])
+            ]),
         driftBoundPPM: 0, safetyMargin: .milliseconds(-500), clockDriftPPM: 5000)
 
     /// The storm over a wire that does not carry round numbers (as boothd's packets, and a
@@ -235,8 +275,10 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
     /// counts for the current one, and some seeds report two holders.
     public static let withoutRounds = Scenario(
         name: "2s1a-4s-ms-storm-without-rounds",
-        boothConf: boothConf(sites: 2, arbitrators: 1, tickets: [
-            ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms"]),
-        ]),
+        boothConf: boothConf(
+            sites: 2, arbitrators: 1,
+            tickets: [
+                ("db", ["expire = 4", "timeout = 500ms", "retries = 3", "renewal-freq = 2500ms"])
+            ]),
         faults: .storm, wireCarriesRound: false)
 }

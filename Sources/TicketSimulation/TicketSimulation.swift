@@ -25,8 +25,10 @@ public struct SimulationOptions: Sendable {
 /// ``SimulationResult/traceHash``). See Docs/ticket-simulation.md.
 public enum TicketSimulation {
     /// Runs one seed of `scenario` (default: the standard scenario the seed selects).
-    public static func run(seed: UInt64, scenario: Scenario? = nil,
-                           options: SimulationOptions = SimulationOptions()) -> SimulationResult {
+    public static func run(
+        seed: UInt64, scenario: Scenario? = nil,
+        options: SimulationOptions = SimulationOptions()
+    ) -> SimulationResult {
         var run = SimulationRun(seed: seed, scenario: scenario ?? Scenario.forSeed(seed), options: options)
         return run.execute()
     }
@@ -145,11 +147,13 @@ struct SimulationRun {
             default: drift = rng.int(in: -bound...bound)
             }
             let clock = SimulatedClock(offset: rng.int(in: 0...1_000_000_000_000), driftPPM: drift)
-            members.append(Member(kind: kinds[i], clock: clock, leases: Array(repeating: nil, count: t),
-                                  persisted: Array(repeating: nil, count: t), backend: Array(repeating: nil, count: t),
-                                  wakeupAt: Array(repeating: nil, count: t), wakeupGeneration: Array(repeating: 0, count: t),
-                                  ticksAtSameInstant: Array(repeating: 0, count: t),
-                                  lastVote: Array(repeating: nil, count: t)))
+            members.append(
+                Member(
+                    kind: kinds[i], clock: clock, leases: Array(repeating: nil, count: t),
+                    persisted: Array(repeating: nil, count: t), backend: Array(repeating: nil, count: t),
+                    wakeupAt: Array(repeating: nil, count: t), wakeupGeneration: Array(repeating: 0, count: t),
+                    ticksAtSameInstant: Array(repeating: 0, count: t),
+                    lastVote: Array(repeating: nil, count: t)))
             draws.append("member \(i) (\(kinds[i])): clock \(clock)")
             queue.push(.restart(member: i, incarnation: 0), at: rng.int(in: 0...500_000_000))
         }
@@ -168,13 +172,14 @@ struct SimulationRun {
             now = time
             counters.events += 1
             switch event {
-            case let .deliver(from, to, ticket, message): deliver(from: from, to: to, ticket: ticket, message)
-            case let .wakeup(m, k, generation): wakeup(m, k, generation)
-            case let .handlerDone(m, k, incarnation): handlerDone(m, k, incarnation)
-            case let .crash(m): crashEvent(m)
-            case let .restart(m, incarnation): restart(m, incarnation)
+            case .deliver(let from, let to, let ticket, let message):
+                deliver(from: from, to: to, ticket: ticket, message)
+            case .wakeup(let m, let k, let generation): wakeup(m, k, generation)
+            case .handlerDone(let m, let k, let incarnation): handlerDone(m, k, incarnation)
+            case .crash(let m): crashEvent(m)
+            case .restart(let m, let incarnation): restart(m, incarnation)
             case .partition: partition()
-            case let .partitionHeal(generation): partitionHeal(generation)
+            case .partitionHeal(let generation): partitionHeal(generation)
             case .admin:
                 adminAction(initial: !initialGrantsDone)
                 initialGrantsDone = true
@@ -185,9 +190,10 @@ struct SimulationRun {
         if failure == nil, !finished {
             fail(.liveness, "the event queue ran dry before the liveness phase ended")
         }
-        return SimulationResult(seed: seed, scenario: scenario, failure: failure, counters: counters,
-                                traceHash: trace.hash, recentTrace: trace.recent(), fullTrace: trace.all,
-                                draws: draws, simulatedTime: .nanoseconds(now))
+        return SimulationResult(
+            seed: seed, scenario: scenario, failure: failure, counters: counters,
+            traceHash: trace.hash, recentTrace: trace.recent(), fullTrace: trace.all,
+            draws: draws, simulatedTime: .nanoseconds(now))
     }
 
     mutating func drawFaults() {
@@ -226,7 +232,9 @@ struct SimulationRun {
     }
 
     mutating func wakeup(_ m: Int, _ k: Int, _ generation: UInt64) {
-        guard members[m].up, members[m].wakeupGeneration[k] == generation, var lease = members[m].leases[k] else { return }
+        guard members[m].up, members[m].wakeupGeneration[k] == generation, var lease = members[m].leases[k] else {
+            return
+        }
         members[m].wakeupAt[k] = nil
         let before = (lease.role, lease.term)
         let d = lease.tick(now: local(m))
@@ -272,8 +280,10 @@ struct SimulationRun {
         members[m].up = false
         members[m].crashInsideNextTransaction = false
         members[m].incarnation += 1
-        trace.record(TraceEntry(time: now, member: m, ticket: -1, event: .crash(inside: inside), directives: [],
-                                executed: 0), names: ticketNames)
+        trace.record(
+            TraceEntry(
+                time: now, member: m, ticket: -1, event: .crash(inside: inside), directives: [],
+                executed: 0), names: ticketNames)
         let down = rng.duration(in: scenario.faults.downtime).nanoseconds
         queue.push(.restart(member: m, incarnation: members[m].incarnation), at: now + down)
     }
@@ -318,7 +328,9 @@ struct SimulationRun {
         default:
             // Random one-way links.
             var links: [String] = []
-            for i in 0..<n { for j in 0..<n where i != j && rng.chance(0.3) { b[i][j] = true; links.append("\(i)->\(j)") } }
+            for i in 0..<n {
+                for j in 0..<n where i != j && rng.chance(0.3) { b[i][j] = true; links.append("\(i)->\(j)") }
+            }
             description = "one-way cuts " + (links.isEmpty ? "none" : links.joined(separator: " "))
         }
         blocked = b
@@ -417,10 +429,12 @@ struct SimulationRun {
     mutating func livenessGrant() {
         guard now >= healTime + settings.map(\.timeout).max()!.nanoseconds * 2 else { return }
         for k in settings.indices where !livenessGranted[k] {
-            let quiet = holders(k).isEmpty && members.allSatisfy { m in
-                guard let l = m.leases[k] else { return false }
-                return l.nextWakeup == nil && l.role != .candidate && l.role != .leader
-            } && !handlerRunning.contains { $0[k] }
+            let quiet =
+                holders(k).isEmpty
+                && members.allSatisfy { m in
+                    guard let l = m.leases[k] else { return false }
+                    return l.nextWakeup == nil && l.role != .candidate && l.role != .leader
+                } && !handlerRunning.contains { $0[k] }
             guard quiet else {
                 quietSince[k] = nil
                 continue
@@ -430,8 +444,10 @@ struct SimulationRun {
             guard now - since >= quietPeriod else { continue }
             let granted = members.indices.filter { members[$0].kind == .site && !members[$0].leases[k]!.revoked }
             if !granted.isEmpty {
-                return fail(.liveness, "\(ticketNames[k]): sites \(granted) consider it granted, yet nobody holds it and "
-                                + "nobody will acquire it\n" + stateDump(k))
+                return fail(
+                    .liveness,
+                    "\(ticketNames[k]): sites \(granted) consider it granted, yet nobody holds it and "
+                        + "nobody will acquire it\n" + stateDump(k))
             }
             livenessGranted[k] = true
             trace.note(now, "liveness: \(ticketNames[k]) is revoked at every site and idle; granting it")
@@ -471,17 +487,21 @@ struct SimulationRun {
             } else {
                 if let streak = holdingStreak[k] {
                     counters.livenessStreakRestarts += 1
-                    trace.note(now, "liveness: \(ticketNames[k]) held by member \(streak.member) since "
-                                + "\(formatSeconds(.nanoseconds(streak.time))) is now held by \(h)")
+                    trace.note(
+                        now,
+                        "liveness: \(ticketNames[k]) held by member \(streak.member) since "
+                            + "\(formatSeconds(.nanoseconds(streak.time))) is now held by \(h)")
                 }
                 holdingStreak[k] = nil
             }
             done = false
             let deadline = healTime + livenessBound(k)
             if now > deadline, (holdingStreak[k]?.time ?? now) > deadline {
-                return fail(.liveness, "\(ticketNames[k]): no site has held it steadily since "
-                                + "\(formatSeconds(.nanoseconds(livenessBound(k)))) after the heal (holders now: \(h))\n"
-                                + stateDump(k))
+                return fail(
+                    .liveness,
+                    "\(ticketNames[k]): no site has held it steadily since "
+                        + "\(formatSeconds(.nanoseconds(livenessBound(k)))) after the heal (holders now: \(h))\n"
+                        + stateDump(k))
             }
         }
         if done {
@@ -503,7 +523,8 @@ struct SimulationRun {
             guard members[i].up, let l = members[i].leases[k] else { return "  member \(i): down" }
             let n = local(i)
             func rel(_ x: LeaseInstant?) -> String { x.map { formatSeconds($0 - n) } ?? "-" }
-            return "  member \(i) (\(members[i].kind)): \(l.role) term \(l.term) vote \(l.voteTerm)->\(l.votedFor.map(String.init) ?? "-") "
+            return
+                "  member \(i) (\(members[i].kind)): \(l.role) term \(l.term) vote \(l.voteTerm)->\(l.votedFor.map(String.init) ?? "-") "
                 + "leader \(l.leader.map(String.init) ?? "-") revoked \(l.revoked) promised \(rel(l.promisedUntil)) "
                 + "holder \(rel(l.holderUntil)) next wakeup \(rel(l.nextWakeup))"
         }.joined(separator: "\n")
@@ -511,13 +532,16 @@ struct SimulationRun {
 
     // MARK: Directives and invariants
 
-    mutating func apply(_ m: Int, _ k: Int, _ event: TraceEvent, _ directives: [TicketDirective],
-                        before: (TicketLease.Role, UInt32), isStart: Bool = false) {
+    mutating func apply(
+        _ m: Int, _ k: Int, _ event: TraceEvent, _ directives: [TicketDirective],
+        before: (TicketLease.Role, UInt32), isStart: Bool = false
+    ) {
         var executed = directives.count
         let crashing = members[m].crashInsideNextTransaction && !directives.isEmpty
         if crashing { executed = rng.index(directives.count) }
-        trace.record(TraceEntry(time: now, member: m, ticket: k, event: event, directives: directives, executed: executed),
-                     names: ticketNames)
+        trace.record(
+            TraceEntry(time: now, member: m, ticket: k, event: event, directives: directives, executed: executed),
+            names: ticketNames)
         for d in directives.prefix(executed) {
             execute(d, m, k)
         }
@@ -532,24 +556,26 @@ struct SimulationRun {
 
     mutating func execute(_ d: TicketDirective, _ m: Int, _ k: Int) {
         switch d {
-        case let .persist(p):
+        case .persist(let p):
             if let last = members[m].lastVote[k] {
                 if p.voteTerm < last.term {
                     fail(.voteTermDecreased, "member \(m) persisted voteTerm \(p.voteTerm) after \(last.term)")
                 } else if p.voteTerm == last.term, let v = last.votedFor, p.votedFor != v {
-                    fail(.voteChanged, "member \(m) changed its vote in term \(p.voteTerm) from \(v) to "
+                    fail(
+                        .voteChanged,
+                        "member \(m) changed its vote in term \(p.voteTerm) from \(v) to "
                             + "\(p.votedFor.map(String.init) ?? "nobody")")
                 }
             }
             members[m].lastVote[k] = (p.voteTerm, p.votedFor)
             members[m].persisted[k] = p
-        case let .backend(v):
+        case .backend(let v):
             members[m].backend[k] = v
-        case let .send(to, message):
+        case .send(let to, let message):
             transmit(from: m, to: to, ticket: k, message)
-        case let .broadcast(message):
+        case .broadcast(let message):
             for j in members.indices where j != m { transmit(from: m, to: j, ticket: k, message) }
-        case let .reply(_, outcome, _, _):
+        case .reply(_, let outcome, _, _):
             counters.clientOutcomes[outcome.rawValue, default: 0] += 1
         case .runHandler:
             counters.handlerRuns += 1
@@ -596,8 +622,10 @@ struct SimulationRun {
         if afterTick, let w = lease.nextWakeup, w <= localNow {
             members[m].ticksAtSameInstant[k] += 1
             if members[m].ticksAtSameInstant[k] >= 3 {
-                return fail(.wakeupInPast, "member \(m) \(ticketNames[k]): after tick(now: \(localNow)) nextWakeup is "
-                                + "\(w) (\(formatSeconds(w - localNow))); a shell would call tick in a loop\n" + stateDump(k))
+                return fail(
+                    .wakeupInPast,
+                    "member \(m) \(ticketNames[k]): after tick(now: \(localNow)) nextWakeup is "
+                        + "\(w) (\(formatSeconds(w - localNow))); a shell would call tick in a loop\n" + stateDump(k))
             }
         } else if afterTick {
             members[m].ticksAtSameInstant[k] = 0
@@ -611,8 +639,10 @@ struct SimulationRun {
         }
     }
 
-    mutating func accountElection(_ m: Int, _ k: Int, _ lease: TicketLease, before: (TicketLease.Role, UInt32),
-                                  isStart: Bool) {
+    mutating func accountElection(
+        _ m: Int, _ k: Int, _ lease: TicketLease, before: (TicketLease.Role, UInt32),
+        isStart: Bool
+    ) {
         if lease.role == .candidate, before.0 != .candidate || before.1 != lease.term {
             counters.electionsStarted += 1
         }
@@ -639,8 +669,10 @@ struct SimulationRun {
             if b.grantedUntil.map({ local(i) < $0 }) ?? true { granted.append(i) }
         }
         if granted.count > 1 {
-            return fail(.twoGrantedBackends, "\(ticketNames[k]): the ticket consumers of members \(granted) all have it granted\n"
-                            + stateDump(k))
+            return fail(
+                .twoGrantedBackends,
+                "\(ticketNames[k]): the ticket consumers of members \(granted) all have it granted\n"
+                    + stateDump(k))
         }
         if let holder = h.first, holder != lastHolder[k] {
             counters.holderChanges += 1

@@ -73,13 +73,13 @@ struct TraceRecorder {
         mix(e.member)
         mix(e.ticket)
         switch e.event {
-        case let .start(restored): mix(1); mix(restored)
-        case let .receive(from, m): mix(2); mix(from); mix(m)
+        case .start(let restored): mix(1); mix(restored)
+        case .receive(let from, let m): mix(2); mix(from); mix(m)
         case .tick: mix(3)
-        case let .grant(client, force): mix(4); mix(client); mix(force)
-        case let .revoke(client): mix(5); mix(client)
-        case let .handler(success): mix(6); mix(success)
-        case let .crash(inside): mix(7); mix(inside)
+        case .grant(let client, let force): mix(4); mix(client); mix(force)
+        case .revoke(let client): mix(5); mix(client)
+        case .handler(let success): mix(6); mix(success)
+        case .crash(let inside): mix(7); mix(inside)
         }
         mix(e.directives.count)
         mix(e.executed)
@@ -102,7 +102,7 @@ struct TraceRecorder {
 
     private mutating func mix(_ d: TicketDirective) {
         switch d {
-        case let .persist(p):
+        case .persist(let p):
             mix(11)
             mix(UInt64(p.term))
             mix(UInt64(p.voteTerm))
@@ -112,20 +112,20 @@ struct TraceRecorder {
             mix(p.holderUntil)
             mix(p.revoked)
             mix(p.manualGrantedHere)
-        case let .backend(b):
+        case .backend(let b):
             mix(12)
             mix(b.granted)
             mix(b.grantedUntil)
             mix(b.leader)
             mix(UInt64(b.term))
-        case let .send(to, m):
+        case .send(let to, let m):
             mix(13)
             mix(to)
             mix(m)
-        case let .broadcast(m):
+        case .broadcast(let m):
             mix(14)
             mix(m)
-        case let .reply(c, outcome, leader, final):
+        case .reply(let c, let outcome, let leader, let final):
             mix(15)
             mix(c)
             mix(UInt64(outcome.rawValue.utf8.count))
@@ -133,7 +133,7 @@ struct TraceRecorder {
             mix(final)
         case .runHandler:
             mix(16)
-        case let .log(level, text):
+        case .log(let level, let text):
             mix(17)
             mix(UInt64(level.rawValue.utf8.count))
             mix(UInt64(text.utf8.count))
@@ -160,18 +160,20 @@ struct TraceRecorder {
         let ticket = e.ticket >= 0 && e.ticket < names.count ? " \(names[e.ticket])" : ""
         var s = "\(Self.stamp(e.time)) m\(e.member)\(ticket): "
         switch e.event {
-        case let .start(restored): s += restored ? "restart from persisted state" : "start (nothing persisted)"
-        case let .receive(from, m): s += "from m\(from) \(m)"
+        case .start(let restored): s += restored ? "restart from persisted state" : "start (nothing persisted)"
+        case .receive(let from, let m): s += "from m\(from) \(m)"
         case .tick: s += "tick"
-        case let .grant(client, force): s += "grant\(force ? " --force" : "") (client \(client))"
-        case let .revoke(client): s += "revoke (client \(client))"
-        case let .handler(success): s += "handler \(success ? "succeeded" : "failed")"
-        case let .crash(inside): s += inside ? "CRASH inside the transaction above" : "CRASH"
+        case .grant(let client, let force): s += "grant\(force ? " --force" : "") (client \(client))"
+        case .revoke(let client): s += "revoke (client \(client))"
+        case .handler(let success): s += "handler \(success ? "succeeded" : "failed")"
+        case .crash(let inside): s += inside ? "CRASH inside the transaction above" : "CRASH"
         }
         for (i, d) in e.directives.enumerated() {
             s += "\n" + String(repeating: " ", count: 16) + (i < e.executed ? "=> " : "=X ") + Self.format(d)
         }
-        if e.executed < e.directives.count { s += "\n" + String(repeating: " ", count: 16) + "(=X: not executed, crashed)" }
+        if e.executed < e.directives.count {
+            s += "\n" + String(repeating: " ", count: 16) + "(=X: not executed, crashed)"
+        }
         return s
     }
 
@@ -179,17 +181,17 @@ struct TraceRecorder {
         func t(_ x: LeaseInstant?) -> String { x.map { formatSeconds(.nanoseconds($0.nanoseconds)) } ?? "-" }
         func n(_ x: Int?) -> String { x.map(String.init) ?? "-" }
         switch d {
-        case let .persist(p):
+        case .persist(let p):
             return "persist term \(p.term) vote \(p.voteTerm)->\(n(p.votedFor)) leader \(n(p.leader)) "
                 + "promised \(t(p.promisedUntil)) holder \(t(p.holderUntil)) revoked \(p.revoked)"
-        case let .backend(b):
+        case .backend(let b):
             return "backend granted \(b.granted) until \(t(b.grantedUntil)) leader \(n(b.leader)) term \(b.term)"
-        case let .send(to, m): return "send to m\(to): \(m)"
-        case let .broadcast(m): return "broadcast: \(m)"
-        case let .reply(c, outcome, leader, final):
+        case .send(let to, let m): return "send to m\(to): \(m)"
+        case .broadcast(let m): return "broadcast: \(m)"
+        case .reply(let c, let outcome, let leader, let final):
             return "reply client \(c): \(outcome) leader \(n(leader))\(final ? "" : " (more to come)")"
         case .runHandler: return "run before-acquire-handler"
-        case let .log(level, text): return "log \(level.rawValue): \(text)"
+        case .log(let level, let text): return "log \(level.rawValue): \(text)"
         }
     }
 }

@@ -50,10 +50,12 @@ struct TicketSim: ParsableCommand {
     func run() throws {
         let chosen = scenario.flatMap(Scenario.named)
         if let seed {
-            let result = TicketSimulation.run(seed: seed, scenario: chosen, options: SimulationOptions(fullTrace: trace))
+            let result = TicketSimulation.run(
+                seed: seed, scenario: chosen, options: SimulationOptions(fullTrace: trace))
             if trace { for line in result.fullTrace { print(line) } }
-            print("seed \(seed) (\(result.scenario.name)): \(result.passed ? "passed" : "FAILED"), "
-                  + "\(formatted(result.simulatedTime)) simulated, trace hash \(hex(result.traceHash))")
+            print(
+                "seed \(seed) (\(result.scenario.name)): \(result.passed ? "passed" : "FAILED"), "
+                    + "\(formatted(result.simulatedTime)) simulated, trace hash \(hex(result.traceHash))")
             print(result.counters.summary)
             if !result.passed {
                 print(result.report)

@@ -61,9 +61,15 @@ import Testing
         // The arbitrator saw the revoke (it is revoked and knows no leader).
         var arbitrator = F.started(2)
         let answer = arbitrator.receive(request, from: 1, now: end + .milliseconds(20))
-        #expect(answer == [.send(to: 1, F.msg(.rejected, request: .requestVote, result: .youOutdated, leader: nil, term: 0))])
+        #expect(
+            answer == [
+                .send(to: 1, F.msg(.rejected, request: .requestVote, result: .youOutdated, leader: nil, term: 0))
+            ])
         let stop = site.receive(answer.messages[0].message, from: 2, now: end + .milliseconds(40))
-        #expect(stop.withoutLogs == [.persist(F.state(term: 2, voteTerm: 2, votedFor: 1, promisedUntil: end, revoked: true))])
+        #expect(
+            stop.withoutLogs == [
+                .persist(F.state(term: 2, voteTerm: 2, votedFor: 1, promisedUntil: end, revoked: true))
+            ])
         #expect(site.role == .initial && site.revoked)
         #expect(site.nextWakeup == nil)
     }
@@ -88,7 +94,8 @@ import Testing
         var b = F.started(1, s)
         let ack = b.receive(heartbeat, from: 0, now: at + .milliseconds(10))
         #expect(ack.messages.map(\.message) == [F.msg(.ack, request: .heartbeat, leader: 0, term: 0, round: 1)])
-        #expect(b.grant(client: 2, force: false, now: at + .seconds(1)) == [.reply(2, .overgrant, leader: 0, final: true)])
+        #expect(
+            b.grant(client: 2, force: false, now: at + .seconds(1)) == [.reply(2, .overgrant, leader: 0, final: true)])
         let forced = b.grant(client: 3, force: true, now: at + .seconds(1))
         #expect(forced.withoutLogs.last == .reply(3, .success, leader: 1, final: true))
         #expect(forced.logs.contains { $0.contains("--force") })
@@ -101,7 +108,8 @@ import Testing
 
     @Test func arbitratorsDoNotAcceptGrants() {
         var a = F.started(2)
-        #expect(a.grant(client: 9, force: false, now: t0 + .seconds(2)) == [.reply(9, .notASite, leader: nil, final: true)])
+        #expect(
+            a.grant(client: 9, force: false, now: t0 + .seconds(2)) == [.reply(9, .notASite, leader: nil, final: true)])
     }
 
     @Test func beforeAcquireHandlerRunsBeforeTheElection() {
@@ -145,22 +153,26 @@ import Testing
         let elected = at + .milliseconds(20)
         _ = l.receive(F.msg(.voteFor, request: .requestVote, leader: 0, term: 1), from: 2, now: elected)
         let acked = elected + .milliseconds(10)
-        _ = l.receive(F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1), from: 2,
-                      now: acked)
+        _ = l.receive(
+            F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1), from: 2,
+            now: acked)
         for m in [1, 2] {
-            _ = l.receive(F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 2), from: m,
-                          now: acked + .milliseconds(5))
+            _ = l.receive(
+                F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 2), from: m,
+                now: acked + .milliseconds(5))
         }
         #expect(l.nextWakeup == elected + .seconds(5))
         // Renewal: the handler first, no HEARTBEAT yet.
         #expect(l.tick(now: elected + .seconds(5)) == [.runHandler])
         let ok = l.handlerFinished(success: true, now: elected + .seconds(5) + .milliseconds(50))
         #expect(ok.messages.map(\.message) == [F.msg(.heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 3)])
-        _ = l.receive(F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 3), from: 2,
-                      now: elected + .seconds(5) + .milliseconds(60))
+        _ = l.receive(
+            F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 3), from: 2,
+            now: elected + .seconds(5) + .milliseconds(60))
         for m in [1, 2] {
-            _ = l.receive(F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 4), from: m,
-                          now: elected + .seconds(5) + .milliseconds(70))
+            _ = l.receive(
+                F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 4), from: m,
+                now: elected + .seconds(5) + .milliseconds(70))
         }
         // Next renewal: the handler fails, the leader releases the ticket (VOTE_FOR, no leader).
         let renewal = l.nextWakeup!

@@ -73,8 +73,9 @@ import Testing
         #expect(l.settings.holdTime(granted: .seconds(10)) == hold)
 
         let acked = elected + .milliseconds(30)
-        let a = l.receive(F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1),
-                          from: 2, now: acked)
+        let a = l.receive(
+            F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1),
+            from: 2, now: acked)
         #expect(
             a.withoutLogs == [
                 .persist(F.state(term: 1, voteTerm: 1, votedFor: 0, leader: 0, holderUntil: elected + hold)),
@@ -86,10 +87,12 @@ import Testing
         #expect(l.isHolder(at: elected + hold - .nanoseconds(1)))
         #expect(!l.isHolder(at: elected + hold))
         // The renewal is due renewal-freq (expire/2) after the heartbeat was sent.
-        _ = l.receive(F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 2), from: 1,
-                      now: acked + .milliseconds(5))
-        _ = l.receive(F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 2), from: 2,
-                      now: acked + .milliseconds(6))
+        _ = l.receive(
+            F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 2), from: 1,
+            now: acked + .milliseconds(5))
+        _ = l.receive(
+            F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 2), from: 2,
+            now: acked + .milliseconds(6))
         #expect(l.holderUntil == acked + hold)
         #expect(l.nextWakeup == elected + .seconds(5))
     }
@@ -103,8 +106,9 @@ import Testing
         #expect(r == [.send(to: 1, resend), .send(to: 2, resend)])
 
         // Millisecond wire times: 4 s − 500.4 ms = 3.4996 s, rounded up to 3.500 s.
-        let ms = F.settings(expire: .seconds(4), timeout: .milliseconds(500), millisecondWire: true,
-                            renewal: .milliseconds(2500))
+        let ms = F.settings(
+            expire: .seconds(4), timeout: .milliseconds(500), millisecondWire: true,
+            renewal: .milliseconds(2500))
         var (m, mElected) = F.electedLeader(ms, force: true)
         let mr = m.tick(now: mElected + .microseconds(500_400))
         let mResend = F.msg(.heartbeat, leader: 0, term: 1, valid: .milliseconds(3500), round: 1)
@@ -129,10 +133,12 @@ import Testing
         let at = t0 + .seconds(5)
         let d = f.receive(F.msg(.heartbeat, leader: 0, term: 1, valid: .seconds(10), meridian: false), from: 0, now: at)
         #expect(d.persisted?.promisedUntil == at + .seconds(11))
-        #expect(d.messages.map(\.message) == [F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(11))])
+        #expect(
+            d.messages.map(\.message) == [F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(11))])
 
-        let ms = F.settings(expire: .seconds(4), timeout: .milliseconds(500), millisecondWire: true,
-                            renewal: .milliseconds(2500))
+        let ms = F.settings(
+            expire: .seconds(4), timeout: .milliseconds(500), millisecondWire: true,
+            renewal: .milliseconds(2500))
         var g = F.started(1, ms)
         let e = g.receive(F.msg(.heartbeat, leader: 0, term: 1, valid: .seconds(4), meridian: false), from: 0, now: at)
         #expect(e.persisted?.promisedUntil == at + .milliseconds(4001))
@@ -141,8 +147,9 @@ import Testing
     @Test func voterRefusesEveryCandidateWhilePromiseIsValidIncludingTheOldLeader() {
         var f = F.follower(2, at: t0 + .seconds(5))
         let now = t0 + .seconds(6)
-        let refusal = F.msg(.rejected, request: .requestVote, result: .termStillValid, leader: 0, term: 1,
-                            valid: .seconds(9))
+        let refusal = F.msg(
+            .rejected, request: .requestVote, result: .termStillValid, leader: 0, term: 1,
+            valid: .seconds(9))
         let fromSite1 = f.receive(F.msg(.requestVote, reason: .ticketLost, leader: 1, term: 2), from: 1, now: now)
         #expect(fromSite1 == [.send(to: 1, refusal)])
         let fromOldLeader = f.receive(F.msg(.requestVote, reason: .reacquire, leader: 0, term: 2), from: 0, now: now)
@@ -169,7 +176,8 @@ import Testing
         #expect(v2 == [.send(to: 1, F.msg(.voteFor, request: .requestVote, leader: 0, term: 3))])
         // A lower term is refused.
         let v3 = a.receive(F.msg(.requestVote, reason: .admin, leader: 1, term: 2), from: 1, now: t0 + .seconds(2))
-        #expect(v3 == [.send(to: 1, F.msg(.rejected, request: .requestVote, result: .termOutdated, leader: nil, term: 3))])
+        #expect(
+            v3 == [.send(to: 1, F.msg(.rejected, request: .requestVote, result: .termOutdated, leader: nil, term: 3))])
         #expect(a.voteTerm == 3 && a.votedFor == 0)
         // A candidate of a lower term that hears this vote (term 3) steps down.
         var c = F.started(1)
@@ -242,8 +250,9 @@ import Testing
         var (l, elected) = F.electedLeader(force: false)
         let acked = elected + .milliseconds(30)
         let hold = l.settings.holdTime(granted: .seconds(10))
-        let a = l.receive(F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1),
-                          from: 2, now: acked)
+        let a = l.receive(
+            F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1),
+            from: 2, now: acked)
         // Holder, but the consumer is not told and the client waits.
         #expect(
             a.withoutLogs == [
@@ -254,8 +263,9 @@ import Testing
         #expect(l.isHolder(at: acked))
         #expect(l.commitPendingUntil == elected + .seconds(10))
         // Site 1 acknowledges the UPDATE: every site has it, commit.
-        let c = l.receive(F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 2),
-                          from: 1, now: acked + .milliseconds(10))
+        let c = l.receive(
+            F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 2),
+            from: 1, now: acked + .milliseconds(10))
         #expect(
             c.withoutLogs == [
                 .persist(F.state(term: 1, voteTerm: 1, votedFor: 0, leader: 0, holderUntil: acked + hold)),
@@ -267,8 +277,9 @@ import Testing
 
     @Test func commitPendingEndsAfterExpirePlusAcquireAfterWithoutTheOtherSite() {
         var (l, elected) = F.electedLeader(force: false)
-        _ = l.receive(F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1),
-                      from: 2, now: elected + .milliseconds(30))
+        _ = l.receive(
+            F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1),
+            from: 2, now: elected + .milliseconds(30))
         // Keep the lease alive with the arbitrator only, until the commit time.
         var now = elected + .milliseconds(30)
         var round: UInt16 = 2
@@ -278,8 +289,9 @@ import Testing
             let d = l.tick(now: now)
             for (_, m) in d.messages where m.command == .heartbeat || m.command == .update {
                 round = m.round ?? round
-                _ = l.receive(F.msg(.ack, request: m.command, leader: 0, term: 1, valid: .seconds(10), round: round),
-                              from: 2, now: now + .milliseconds(5))
+                _ = l.receive(
+                    F.msg(.ack, request: m.command, leader: 0, term: 1, valid: .seconds(10), round: round),
+                    from: 2, now: now + .milliseconds(5))
             }
             committed = d.filter { if case .reply(1, .success, _, _) = $0 { true } else { false } }
         }

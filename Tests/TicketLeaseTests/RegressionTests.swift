@@ -13,42 +13,49 @@ import Testing
         var (l, elected, acked) = F.holdingLeader()
         let hold = l.settings.holdTime(granted: .seconds(10))
         for m in [2, 1] {
-            _ = l.receive(F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 2), from: m,
-                          now: acked + .milliseconds(10))
+            _ = l.receive(
+                F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 2), from: m,
+                now: acked + .milliseconds(10))
         }
         #expect(l.holderUntil == acked + hold)
         // Renewal: HEARTBEAT round 3. Member 1's ACK of round 1's HEARTBEAT arrives only now.
         let renewal = elected + .seconds(5)
         _ = l.tick(now: renewal)
-        let late = l.receive(F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1),
-                             from: 1, now: renewal + .milliseconds(500))
+        let late = l.receive(
+            F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1),
+            from: 1, now: renewal + .milliseconds(500))
         #expect(late.isEmpty)
         #expect(l.holderUntil == acked + hold)
         // The ACK of this round counts.
-        _ = l.receive(F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 3), from: 1,
-                      now: renewal + .milliseconds(600))
+        _ = l.receive(
+            F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 3), from: 1,
+            now: renewal + .milliseconds(600))
         #expect(l.holderUntil == renewal + hold)
     }
 
     @Test func anAckWithoutRoundFromBoothdStillCounts() {
         var (l, elected) = F.electedLeader(force: true)
-        _ = l.receive(F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), meridian: false),
-                      from: 2, now: elected + .milliseconds(30))
+        _ = l.receive(
+            F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), meridian: false),
+            from: 2, now: elected + .milliseconds(30))
         #expect(l.isHolder(at: elected + .milliseconds(30)))
     }
 
     @Test func followersEchoTheRoundAndStartRoundToUsesANumberOfItsOwn() {
         var f = F.started(1)
-        let d = f.receive(F.msg(.update, leader: 0, term: 1, valid: .seconds(10), round: 77), from: 0,
-                          now: t0 + .seconds(3))
+        let d = f.receive(
+            F.msg(.update, leader: 0, term: 1, valid: .seconds(10), round: 77), from: 0,
+            now: t0 + .seconds(3))
         #expect(d.messages.map(\.message.round) == [77])
         // A member that reports another leader gets an UPDATE whose number no round uses.
         var (l, elected, _) = F.holdingLeader()
-        let u = l.receive(F.msg(.myIndex, request: .status, leader: 1, term: 1, valid: .seconds(3)), from: 1,
-                          now: elected + .seconds(1))
+        let u = l.receive(
+            F.msg(.myIndex, request: .status, leader: 1, term: 1, valid: .seconds(3)), from: 1,
+            now: elected + .seconds(1))
         #expect(u.messages.map(\.message.round) == [3])
-        let ack = l.receive(F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(9), round: 3), from: 1,
-                            now: elected + .seconds(1) + .milliseconds(5))
+        let ack = l.receive(
+            F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(9), round: 3), from: 1,
+            now: elected + .seconds(1) + .milliseconds(5))
         #expect(ack.isEmpty)
     }
 
@@ -57,10 +64,12 @@ import Testing
         var l = F.started(0)
         let at = t0 + .seconds(2)
         _ = l.grant(client: 1, force: true, now: at)
-        _ = l.receive(F.msg(.rejected, request: .requestVote, result: .termOutdated, leader: nil, term: 7), from: 1,
-                      now: at + .milliseconds(10))
-        let vote = l.receive(F.msg(.voteFor, request: .requestVote, leader: 0, term: 1), from: 2,
-                             now: at + .milliseconds(20))
+        _ = l.receive(
+            F.msg(.rejected, request: .requestVote, result: .termOutdated, leader: nil, term: 7), from: 1,
+            now: at + .milliseconds(10))
+        let vote = l.receive(
+            F.msg(.voteFor, request: .requestVote, leader: 0, term: 1), from: 2,
+            now: at + .milliseconds(20))
         #expect(l.role != .leader)
         #expect(!vote.messages.contains { $0.message.command == .heartbeat })
         // The next attempt uses a fresh term above the one it learnt.
@@ -75,8 +84,9 @@ import Testing
         let g = l.grant(client: 2, force: false, now: elected + .milliseconds(5))
         #expect(g == [.reply(2, .more, leader: nil, final: false)])
         #expect(l.role == .leader && l.term == 1)
-        let a = l.receive(F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1), from: 2,
-                          now: elected + .milliseconds(30))
+        let a = l.receive(
+            F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1), from: 2,
+            now: elected + .milliseconds(30))
         #expect(a.contains(.reply(1, .success, leader: 0, final: true)))
         #expect(a.contains(.reply(2, .success, leader: 0, final: true)))
     }
@@ -112,8 +122,9 @@ import Testing
         let at = t0 + .seconds(2)
         _ = l.grant(client: 1, force: true, now: at)
         #expect(l.role == .candidate)
-        let v = l.receive(F.msg(.requestVote, reason: .ticketLost, leader: 1, term: 2), from: 1,
-                          now: at + .milliseconds(10))
+        let v = l.receive(
+            F.msg(.requestVote, reason: .ticketLost, leader: 1, term: 2), from: 1,
+            now: at + .milliseconds(10))
         #expect(v.messages.map(\.message) == [F.msg(.voteFor, request: .requestVote, leader: 1, term: 2)])
         #expect(l.role == .follower)
         #expect(l.nextWakeup != nil)
@@ -144,8 +155,9 @@ import Testing
         let at = t0 + .seconds(2)
         #expect(l.grant(client: 1, force: false, now: at).contains(.runHandler))
         // Meanwhile site 0 became leader and this site acknowledged its HEARTBEAT.
-        let ack = l.receive(F.msg(.heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1), from: 0,
-                            now: at + .milliseconds(50))
+        let ack = l.receive(
+            F.msg(.heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1), from: 0,
+            now: at + .milliseconds(50))
         #expect(ack.messages.map(\.message.command) == [.ack])
         let done = l.handlerFinished(success: true, now: at + .milliseconds(100))
         #expect(done.withoutLogs == [.reply(1, .overgrant, leader: 0, final: true)])
@@ -171,11 +183,13 @@ import Testing
         _ = l.handlerFinished(success: true, now: at + .milliseconds(10))
         let elected = at + .milliseconds(20)
         _ = l.receive(F.msg(.voteFor, request: .requestVote, leader: 0, term: 1), from: 2, now: elected)
-        _ = l.receive(F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1), from: 2,
-                      now: elected + .milliseconds(10))
+        _ = l.receive(
+            F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1), from: 2,
+            now: elected + .milliseconds(10))
         for m in [1, 2] {
-            _ = l.receive(F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 2), from: m,
-                          now: elected + .milliseconds(20))
+            _ = l.receive(
+                F.msg(.ack, request: .update, leader: 0, term: 1, valid: .seconds(10), round: 2), from: m,
+                now: elected + .milliseconds(20))
         }
         #expect(l.tick(now: elected + .seconds(5)) == [.runHandler])
         _ = l.revoke(client: 2, now: elected + .seconds(5) + .milliseconds(10))

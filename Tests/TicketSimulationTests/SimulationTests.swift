@@ -1,7 +1,7 @@
 import Testing
+import TicketLease
 
 @testable import TicketSimulation
-import TicketLease
 
 /// Seeded runs of the ticket simulation: many seeds must pass, a seed must replay exactly,
 /// and the checker must catch deliberately unsafe setups.
@@ -70,12 +70,15 @@ import TicketLease
     @Test func theCheckerCatchesAnUnsafeConfiguration() async {
         // Members assume perfect clocks and hold 0.5 s longer than they promised; clocks drift 5000 ppm.
         let results = await Self.runAll((0..<100).map { $0 }, scenario: .broken)
-        let caught = results.filter { r in r.failure.map { [.twoHolders, .twoGrantedBackends].contains($0.kind) } ?? false }
+        let caught = results.filter { r in
+            r.failure.map { [.twoHolders, .twoGrantedBackends].contains($0.kind) } ?? false
+        }
         print("\(Scenario.broken.name): \(caught.count) of \(results.count) seeds show two holders")
         #expect(!caught.isEmpty)
         if let r = caught.first {
             #expect(r.report.contains("FAILED seed \(r.seed)"))
-            #expect(r.report.contains("meridian-ticket-sim --seed \(r.seed) --scenario \(Scenario.broken.name) --trace"))
+            #expect(
+                r.report.contains("meridian-ticket-sim --seed \(r.seed) --scenario \(Scenario.broken.name) --trace"))
             #expect(r.recentTrace.count == 60)
             let again = TicketSimulation.run(seed: r.seed, scenario: .broken)
             #expect(again.failure == r.failure && again.traceHash == r.traceHash)
@@ -85,20 +88,23 @@ import TicketLease
     @Test func withoutRoundNumbersALateAckStillMakesTwoHolders() async {
         // A shell that does not carry PeerMessage.round (the daemon today) is exposed.
         let results = await Self.runAll((0..<300).map { $0 }, scenario: .withoutRounds)
-        let caught = results.filter { r in r.failure.map { [.twoHolders, .twoGrantedBackends].contains($0.kind) } ?? false }
+        let caught = results.filter { r in
+            r.failure.map { [.twoHolders, .twoGrantedBackends].contains($0.kind) } ?? false
+        }
         print("\(Scenario.withoutRounds.name): \(caught.count) of \(results.count) seeds show two holders")
         #expect(!caught.isEmpty)
     }
 
     /// The seeds that found each bug of the core (see the commits); they must keep passing.
-    @Test(arguments: [
-        ("2s1a-10s", 0), ("2s1a-10s", 2), ("2s1a-10s", 222), ("2s3a-4s-ms", 0), ("2s3a-4s-ms", 853),
-        ("2s1a-4s-ms-handler", 2), ("2s1a-4s-ms-handler", 43), ("3s2a-10s-two-tickets", 1186),
-        ("2s1a-4s-ms-storm", 3), ("2s1a-4s-ms-storm", 49), ("2s1a-4s-ms-storm", 58), ("2s1a-4s-ms-storm", 106),
-        ("2s1a-4s-ms-storm", 139), ("2s1a-4s-ms-handler-storm", 2), ("2s1a-4s-ms-handler-storm", 163),
-        ("2s1a-4s-ms-handler-storm", 971), ("2s1a-4s-ms-handler-storm", 1614), ("2s1a-4s-ms-handler-storm", 8069),
-        ("2s1a-4s-ms-handler-storm", 129_895),
-    ] as [(String, UInt64)])
+    @Test(
+        arguments: [
+            ("2s1a-10s", 0), ("2s1a-10s", 2), ("2s1a-10s", 222), ("2s3a-4s-ms", 0), ("2s3a-4s-ms", 853),
+            ("2s1a-4s-ms-handler", 2), ("2s1a-4s-ms-handler", 43), ("3s2a-10s-two-tickets", 1186),
+            ("2s1a-4s-ms-storm", 3), ("2s1a-4s-ms-storm", 49), ("2s1a-4s-ms-storm", 58), ("2s1a-4s-ms-storm", 106),
+            ("2s1a-4s-ms-storm", 139), ("2s1a-4s-ms-handler-storm", 2), ("2s1a-4s-ms-handler-storm", 163),
+            ("2s1a-4s-ms-handler-storm", 971), ("2s1a-4s-ms-handler-storm", 1614), ("2s1a-4s-ms-handler-storm", 8069),
+            ("2s1a-4s-ms-handler-storm", 129_895),
+        ] as [(String, UInt64)])
     func seedsThatFoundBugsPass(scenario: String, seed: UInt64) throws {
         let s = try #require(Scenario.named(scenario))
         let r = TicketSimulation.run(seed: seed, scenario: s)
