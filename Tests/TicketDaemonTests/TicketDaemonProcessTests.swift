@@ -316,6 +316,55 @@ struct TicketDaemonProcessTests {
         }
     }
 
+    // MARK: - competing grants
+
+    @Test(
+        "competing grants: the site that loses the election answers its waiting client; one holder",
+        .timeLimit(.minutes(1)))
+    func competingGrants() async throws {
+        try await KnownFailures.run("competingGrants") {
+            let (a, b, r) = ("127.0.61.1", "127.0.61.2", "127.0.61.3")
+            let c = try TestCluster(
+                name: "competing-grants", port: 29961, members: [.site(a), .site(b), .arbitrator(r)])
+            defer { c.shutdown() }
+            for m in [a, b, r] { try c.start(m) }
+            let monitor = ClusterMonitor(cluster: c)
+            monitor.start()
+            defer { monitor.stop() }
+
+            // b asks for the ticket while cut off, a gets it (forced: no wait for b) meanwhile,
+            // then b hears from a again while its grant is still being retried.
+            try c.setDropped(b, [a, r])
+            try c.setDropped(a, [b])
+            try c.setDropped(r, [b])
+            try await Task.sleep(for: .milliseconds(200))
+            let slow = c.client(b, timeout: .milliseconds(Self.expire + 4000))
+            let ticket = c.ticket
+            let pending = Task { try await onThread { try slow.grant(ticket) } }
+            try await Task.sleep(for: .milliseconds(50))
+            let grantA = try c.client(a).grant(c.ticket, force: true)
+            #expect(grantA.last?.result == .success, "grant --force at \(a): \(grantA)")
+            try await Task.sleep(for: .milliseconds(250))
+            for m in [a, b, r] { try c.setDropped(m, []) }
+            let healedAt = wallEpochMs()
+
+            let answers: [TestClient.Reply]
+            do { answers = try await pending.value } catch {
+                Issue.record(
+                    "the grant at \(b) got no final answer within \(Self.expire + 4000) ms after it lost to \(a): \(error)\n\(c.logTail(b))"
+                )
+                return
+            }
+            let final = try #require(answers.last)
+            print("[competing] \(b)'s client: \(answers.map(\.result)) (\(wallEpochMs() - healedAt) ms after healing)")
+            #expect(final.result != .more, "the last answer must be final: \(answers)")
+            #expect(final.result != .success, "\(b) reports success while \(a) holds: \(answers)")
+            #expect(try c.listing(a).grantedHere == true && c.listing(b).leader == a)
+            monitor.stop()
+            #expect(monitor.allViolations.isEmpty, "\(monitor.allViolations)")
+        }
+    }
+
     // MARK: - SIGTERM
 
     @Test(

@@ -255,3 +255,11 @@ struct UDPSender {
 
     func close() { Glibc.close(fd) }
 }
+
+/// Runs blocking work (a client waiting seconds for an answer) on a thread of its own, so it
+/// does not hold one of the few threads of Swift's cooperative pool.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
