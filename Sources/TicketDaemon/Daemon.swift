@@ -80,6 +80,7 @@ public final class TicketDaemon: @unchecked Sendable {
     var nextClientID = 1
     var guardInput: FileHandle?
     var lastGranted: [String: Bool] = [:]
+    var stopping = false
     var dropped: Set<String> = []
     var dropFileCheckedAt: Int64 = 0
 
@@ -149,24 +150,38 @@ public final class TicketDaemon: @unchecked Sendable {
                     try ch.pipeline.syncOperations.addHandler(ClientHandler(daemon: self))
                 }
             }
+        let bindFix = "check that the address is configured on an interface (`ip addr add \(myAddress)/32 dev lo`) and no other daemon uses the port"
         do {
             udp = try udpBootstrap.bind(host: myAddress, port: port).wait()
             tcp = try tcpBootstrap.bind(host: myAddress, port: port).wait()
         } catch {
-            throw DaemonError("cannot bind \(myAddress):\(port): \(error)",
-                              fix: "check that the address is configured on an interface (`ip addr add \(myAddress)/32 dev lo`) and no other daemon uses the port")
+            throw DaemonError("cannot bind \(myAddress):\(port): \(error)", fix: bindFix)
         }
         for w in config.warnings { logger.warning("\(w)") }
         logger.info("\(config.members[me].kind.rawValue) \(myAddress):\(port) up; \(leases.count) ticket(s); backend \(backend?.name ?? "none"); auth \(key == nil ? "off" : "on")")
         try loop.submit { [self] in startTickets() }.wait()
-        try udp!.closeFuture.wait()
-        try tcp?.close().wait()
+        // NIO closes a datagram channel on some send errors (EPERM from a firewall rule, for
+        // one): rebind and carry on, unless we are shutting down.
+        while true {
+            try? udp?.closeFuture.wait()
+            if try loop.submit({ [self] in stopping }).wait() { break }
+            logger.warning("UDP socket closed unexpectedly; binding \(myAddress):\(port) again")
+            usleep(100_000)
+            do {
+                let ch = try udpBootstrap.bind(host: myAddress, port: port).wait()
+                try loop.submit { [self] in udp = ch }.wait()
+            } catch {
+                logger.error("cannot bind UDP \(myAddress):\(port) again: \(error); retrying")
+            }
+        }
+        try? tcp?.close().wait()
         try? group.syncShutdownGracefully()
     }
 
     /// Stops the daemon (SIGTERM). Leases are not revoked: the lease guard or expiry ends them.
     public func shutdown() {
         loop.execute { [self] in
+            stopping = true
             logger.info("shutting down")
             timer?.cancel()
             tcp?.close(promise: nil)

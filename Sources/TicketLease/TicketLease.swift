@@ -408,6 +408,8 @@ public struct TicketLease: Sendable {
             election = nil
         }
         if leader != l { log(.info, "following member \(l) (term \(m.term))") }
+        // A grant waiting here lost to this leader: tell the client (Booth: overgrant).
+        if !pendingGrants.isEmpty { finishClients(grant: .overgrant, now: now) }
         role = .follower
         leader = l
         revoked = false
