@@ -274,3 +274,34 @@ public struct InstanceCounts: Sendable, Hashable {
         self.blocked = blocked
     }
 }
+
+extension CIBModel {
+    /// Parses CIB XML text as Pacemaker does (blank text dropped), reporting a
+    /// document that is not well-formed as a ``CIBError`` with its line and column.
+    public static func document(string: String, sourceName: String = "<string>") throws(CIBError) -> XMLDocument {
+        do {
+            return try XMLDocument(string: string, sourceName: sourceName, options: [.removeBlankText])
+        } catch {
+            throw CIBError(malformed: error, source: sourceName)
+        }
+    }
+
+    /// Reads and parses a CIB file; see ``document(string:sourceName:)``.
+    public static func document(contentsOfFile path: String) throws(CIBError) -> XMLDocument {
+        do {
+            return try XMLDocument(contentsOfFile: path, options: [.removeBlankText])
+        } catch {
+            throw CIBError(malformed: error, source: path)
+        }
+    }
+}
+
+extension CIBError {
+    /// A parse or read failure of the XML layer, as a CIB error.
+    init(malformed error: XMLError, source: String) {
+        let first = error.errors.first
+        self.init(
+            code: .malformedDocument, message: first?.message ?? error.summary, element: nil, elementID: nil,
+            source: source, line: first?.line, hint: error.hint, diagnostics: error.diagnostics)
+    }
+}

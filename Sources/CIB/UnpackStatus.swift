@@ -243,7 +243,7 @@ extension Unpacker {
                 node: nodes[nodeIndex].name, recordedName: recordedName, operations: sorted,
                 activeRecurring: recurring, lastFailure: lastFailure, failureResponse: onFail))
         processResourceState(rsc, node: nodeIndex, onFail: onFail)
-        if let value = rsc.meta["target-role"], let requested = targetRole(rsc, value, at: rsc.xml) {
+        if let requested = rsc.targetRole {
             if rsc.nextRole == .unknown || requested < rsc.nextRole {
                 rsc.nextRole = requested
             }
