@@ -64,6 +64,9 @@ final class TestCluster {
     let wholeSecondTimes: Bool
     private var processes: [String: Process] = [:]
     private var starts: [String: Int] = [:]
+    /// The machine-wide lock that keeps two test processes (two engineers, or CI and a
+    /// developer) from running clusters on the same addresses at once; -1 once released.
+    private var lockFD: Int32 = -1
 
     /// - Parameters:
     ///   - ticketLines: the ticket's settings, one `key = value` per element.
@@ -105,6 +108,8 @@ final class TestCluster {
             try chown(path: dir, user: "hacluster", group: "haclient", recursive: true)
             chmod(dir, 0o755)
         }
+        // Last, so that a failure above cannot leave the lock taken without a deinit to free it.
+        lockFD = try Self.acquireMachineLock(for: name)
         print("[\(name)] cluster directory \(dir)")
     }
 
@@ -217,6 +222,33 @@ final class TestCluster {
     func shutdown() {
         for a in Array(processes.keys) { stop(a, signal: SIGKILL) }
         Self.killProcesses { $0.contains(dir + "/") }
+        if lockFD >= 0 {
+            close(lockFD)  // releases the flock
+            lockFD = -1
+        }
+    }
+
+    /// Takes `<root>/.lock` (flock, exclusive) for the life of one cluster: every test of this
+    /// suite uses fixed addresses and ports, so test processes running at the same time take
+    /// turns test by test instead of colliding. The kernel releases it if the process dies.
+    static func acquireMachineLock(for name: String) throws -> Int32 {
+        let path = root + "/.lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { throw HarnessError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        let start = wallEpochMs()
+        var told = false
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if !told {
+                print("[\(name)] waiting for another test process that runs clusters (\(path))")
+                told = true
+            }
+            if wallEpochMs() - start > 180_000 {
+                close(fd)
+                throw HarnessError("another test process held \(path) for 3 minutes")
+            }
+            usleep(50_000)
+        }
+        return fd
     }
 
     // MARK: - Observations
