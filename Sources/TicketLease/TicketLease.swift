@@ -529,6 +529,14 @@ public struct TicketLease: Sendable {
                 if !r.succeeded { log(.warning, "renewal got \(r.acks.count) of \(membership.count) answers; retrying") }
                 round = nil
                 if !r.succeeded && !settings.manual { nextRenewalAt = now }
+                if !r.succeeded && !settings.manual && holderUntil == nil {
+                    // Elected, but no round of this leadership ever reached a majority (the others
+                    // moved to higher terms): no lease ends to demote it, so step down and acquire
+                    // anew in a fresh term instead of holding a few followers captive for ever.
+                    log(.warning, "no majority for term \(term) after \(settings.retries) resends: new election")
+                    stepDownToFollower(now)
+                    scheduleAcquire(reason: .reacquire, at: now, now: now)
+                }
             }
         }
         if let n = nextRenewalAt, now >= n, round == nil, handler == nil {
