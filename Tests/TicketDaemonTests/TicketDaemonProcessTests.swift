@@ -52,6 +52,18 @@ struct TicketDaemonProcessTests {
             #expect(atA.expiresEpochMs! <= atB.expiresEpochMs! && atA.expiresEpochMs! <= atR.expiresEpochMs!)
             #expect(try c.list(r).role == "arbitrator" && c.list(a).role == "site")
 
+            // The `meridian` CLI, when it was built with the daemon: same view, same refusal.
+            if let cli = Products.optionalPath("meridian") {
+                let listed = try runProgram(cli, ["ticket", "list", "-c", c.confPath, "-s", b, "--json"])
+                #expect(listed.status == 0, "meridian ticket list: \(listed)")
+                #expect(
+                    listed.output.contains("\"leader\"") && listed.output.contains(a), "meridian ticket list: \(listed)"
+                )
+                let refused = try runProgram(cli, ["ticket", "grant", "-c", c.confPath, "-s", b, "--wait", c.ticket])
+                #expect(
+                    refused.status == 1, "meridian ticket grant at the other site must be refused (exit 1): \(refused)")
+            }
+
             let fileA = try #require(c.backend(a), "no backend file \(c.backendPath(a))")
             #expect(fileA.granted && fileA.leader == a && fileA.ticket == c.ticket)
             #expect((fileA.expiresEpochMs ?? 0) > now, "backend expiry must be in the future: \(fileA)")
