@@ -18,7 +18,7 @@ extension Unpacker {
                 seen: node.seen, online: node.online, unclean: node.unclean, pending: node.pending,
                 standby: node.standby, standbyOnFail: node.standbyOnFail, maintenance: node.maintenance,
                 shutdown: node.shutdown, expectedUp: node.expectedUp, isDC: node.isDC,
-                fenceReasons: node.fenceReasons, transientAttributes: node.transient, failures: failures,
+                fenceReason: node.fenceReason, transientAttributes: node.transient, failures: failures,
                 promotionScores: promotion)
             return Node(
                 index: index, id: node.id, name: node.name, kind: node.kind, score: node.score,

@@ -59,8 +59,9 @@ public struct Node: Sendable, Hashable, Identifiable {
 /// `shutdown`, `terminate`) and the resource history on it.
 ///
 /// `unclean` means the node must be fenced before anything that ran there may be
-/// started elsewhere; `fenceReasons` says why (the first reason is the one
-/// Pacemaker prints in the transition summary).
+/// started elsewhere; `fenceReason` says why, when unpacking found the reason (a node
+/// never seen under startup fencing is unclean without one: the scheduler fences it
+/// because it is unclean).
 public struct NodeState: Sendable, Hashable {
     /// A `<node_state>` entry was found for the node.
     public var seen: Bool
@@ -82,8 +83,9 @@ public struct NodeState: Sendable, Hashable {
     public var expectedUp: Bool
     /// The node is the designated controller (`dc-uuid`).
     public var isDC: Bool
-    /// Why the node must be fenced, in the order the reasons arose.
-    public var fenceReasons: [String]
+    /// Why the node must be fenced: the first reason unpacking found, which is the one
+    /// Pacemaker's fencing action carries ("peer is no longer part of the cluster", ...).
+    public var fenceReason: String?
     /// The node's transient attributes (`<transient_attributes>`), as applied.
     public var transientAttributes: [String: String]
     /// Fail counts and last-failure times recorded for resources on this node.
@@ -96,7 +98,7 @@ public struct NodeState: Sendable, Hashable {
     public init(
         seen: Bool = false, online: Bool = false, unclean: Bool = false, pending: Bool = false,
         standby: Bool = false, standbyOnFail: Bool = false, maintenance: Bool = false, shutdown: Bool = false,
-        expectedUp: Bool = false, isDC: Bool = false, fenceReasons: [String] = [],
+        expectedUp: Bool = false, isDC: Bool = false, fenceReason: String? = nil,
         transientAttributes: [String: String] = [:], failures: [FailureRecord] = [],
         promotionScores: [String: Score] = [:]
     ) {
@@ -110,7 +112,7 @@ public struct NodeState: Sendable, Hashable {
         self.shutdown = shutdown
         self.expectedUp = expectedUp
         self.isDC = isDC
-        self.fenceReasons = fenceReasons
+        self.fenceReason = fenceReason
         self.transientAttributes = transientAttributes
         self.failures = failures
         self.promotionScores = promotionScores

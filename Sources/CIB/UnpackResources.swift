@@ -59,23 +59,28 @@ extension Unpacker {
         }
         var agent: ResourceAgent?
         if variant == .primitive {
-            guard let standard = xml.attribute("class") else {
-                throw error(
-                    .invalidValue, "primitive \"\(configID)\" has no class", at: xml,
-                    hint: "add class=\"ocf\" (with provider= and type=), or lsb, systemd, service, stonith")
+            if let template = xml.attribute("template"), xml.attribute("class") == nil {
+                // Reported as unsupported above; kept so that constraints naming it resolve.
+                agent = ResourceAgent(standard: "template", provider: nil, type: template)
+            } else {
+                guard let standard = xml.attribute("class") else {
+                    throw error(
+                        .invalidValue, "primitive \"\(configID)\" has no class", at: xml,
+                        hint: "add class=\"ocf\" (with provider= and type=), or lsb, systemd, service, stonith")
+                }
+                guard let type = xml.attribute("type") else {
+                    throw error(
+                        .invalidValue, "primitive \"\(configID)\" has no type", at: xml,
+                        hint: "add type=\"<agent name>\", for example type=\"Dummy\"")
+                }
+                let provider = xml.attribute("provider")
+                if standard.lowercased() == "ocf" && provider == nil {
+                    throw error(
+                        .invalidValue, "OCF primitive \"\(configID)\" has no provider", at: xml,
+                        hint: "add provider=\"heartbeat\" or provider=\"pacemaker\" (the agent's directory)")
+                }
+                agent = ResourceAgent(standard: standard, provider: provider, type: type)
             }
-            guard let type = xml.attribute("type") else {
-                throw error(
-                    .invalidValue, "primitive \"\(configID)\" has no type", at: xml,
-                    hint: "add type=\"<agent name>\", for example type=\"Dummy\"")
-            }
-            let provider = xml.attribute("provider")
-            if standard.lowercased() == "ocf" && provider == nil {
-                throw error(
-                    .invalidValue, "OCF primitive \"\(configID)\" has no provider", at: xml,
-                    hint: "add provider=\"heartbeat\" or provider=\"pacemaker\" (the agent's directory)")
-            }
-            agent = ResourceAgent(standard: standard, provider: provider, type: type)
         }
         let id = instance.map { "\(configID):\($0)" } ?? configID
         let rsc = WorkingResource(

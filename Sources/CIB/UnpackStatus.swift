@@ -91,15 +91,13 @@ extension Unpacker {
         }
     }
 
-    /// Pacemaker's `pe_fence_node` for cluster nodes: the first reason schedules the fencing.
+    /// Pacemaker's `pe_fence_node` for cluster nodes: a node that is not unclean yet
+    /// becomes unclean, and the reason is the one its fencing action carries. A node
+    /// that is unclean already (a later reason, or one never seen) keeps its state.
     mutating func fence(_ node: WorkingNode, reason: String) {
-        if !node.unclean {
-            node.unclean = true
-            node.fenceReasons.append(reason)
-        } else if node.fenceReasons.isEmpty || !node.fenceReasons.contains(reason) {
-            // Already unclean: Pacemaker keeps the first fencing action; remember why anyway.
-            node.fenceReasons.append(reason)
-        }
+        guard !node.unclean else { return }
+        node.unclean = true
+        node.fenceReason = reason
     }
 
     mutating func determineOnlineStatus(_ state: XMLElement, _ node: WorkingNode) {

@@ -22,7 +22,7 @@ final class WorkingNode {
     var expectedUp = false
     var isDC = false
     var historyUnpacked = false
-    var fenceReasons: [String] = []
+    var fenceReason: String?
     var runningResources: [Int] = []
 
     init(id: String, name: String, kind: Node.Kind, score: Score, line: Int) {
@@ -322,6 +322,16 @@ struct Unpacker {
 
     // MARK: - Options
 
+    /// Cluster option names that Pacemaker's upgrade to schema 3.0 renames or moves.
+    static let pre30OptionNames: Set<String> = [
+        "cluster_recheck_interval", "dc_deadtime", "default-action-timeout", "default_action_timeout",
+        "default-migration-threshold", "default_migration_threshold", "default-resource-stickiness",
+        "default_resource_stickiness", "default-resource-failure-stickiness", "default_resource_failure_stickiness",
+        "election_timeout", "is-managed-default", "is_managed_default", "no_quorum_policy", "remove_after_stop",
+        "shutdown_escalation", "startup_fencing", "stonith_action", "stonith_enabled", "stop_orphan_actions",
+        "stop_orphan_resources", "symmetric_cluster", "transition_idle_timeout",
+    ]
+
     mutating func unpackOptions(_ configuration: XMLElement) throws(CIBError) {
         var values: [String: String] = [:]
         let crmConfig = configuration.firstChild(named: "crm_config")
@@ -333,6 +343,13 @@ struct Unpacker {
             values, haveQuorum: haveQuorum, noQuorumPanic: panic != 0, warnings: &warnings)
         if properties.haveWatchdog { haveFencingResource = true }
         if let crmConfig {
+            // Pacemaker renames these when it upgrades a pre-3.0 CIB (upgrade-2.10.xsl); Meridian
+            // does not upgrade, so a value under an old name would be silently lost.
+            for pair in (try? crmConfig.select(".//nvpair")) ?? [] {
+                guard let name = pair.attribute("name"), Unpacker.pre30OptionNames.contains(name) else { continue }
+                report(
+                    "pre-3.0 cluster option", "\(name) (upgrade the CIB with cibadmin --upgrade)", at: pair)
+            }
             if properties.placementStrategy != "default" {
                 report(
                     "utilization placement", "placement-strategy=\(properties.placementStrategy)", at: crmConfig)

@@ -67,7 +67,7 @@ struct RenderTests {
         #expect(text.contains("* broken\t(ocf:pacemaker:Dummy):\t FAILED node1"))
         #expect(text.contains("* fence\t(stonith:fence_xvm):\t Started node1"))
         #expect(text.contains("* twice\t(ocf:pacemaker:Dummy):\t Started [ node1 node2 ]"))
-        #expect(model.node(named: "node2")?.state.fenceReasons.first == "peer is no longer part of the cluster")
+        #expect(model.node(named: "node2")?.state.fenceReason == "peer is no longer part of the cluster")
     }
 
     @Test("maintenance mode prints Pacemaker's banner and marks everything unmanaged")

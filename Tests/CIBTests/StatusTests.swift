@@ -29,7 +29,7 @@ struct NodeStateTests {
         let state = try state(nodeState("node1", inCCM: "false", crmd: "offline", join: "down", expected: "member"))
         #expect(!state.online)
         #expect(state.unclean)
-        #expect(state.fenceReasons == ["peer is no longer part of the cluster"])
+        #expect(state.fenceReason == "peer is no longer part of the cluster")
     }
 
     @Test("a cleanly stopped node is offline and clean")
@@ -42,7 +42,7 @@ struct NodeStateTests {
     func controllerDied() throws {
         let state = try state(nodeState("node1", inCCM: "true", crmd: "offline", join: "member", expected: "member"))
         #expect(state.unclean)
-        #expect(state.fenceReasons == ["peer process is no longer available"])
+        #expect(state.fenceReason == "peer process is no longer available")
     }
 
     @Test("a joining node is pending and standby")
@@ -55,7 +55,7 @@ struct NodeStateTests {
     func unseen() throws {
         let fenced = try state("")
         #expect(!fenced.seen && fenced.unclean && !fenced.online)
-        #expect(fenced.fenceReasons.isEmpty)
+        #expect(fenced.fenceReason == nil)
         let trusted = try state("", properties: ["startup-fencing": "false"])
         #expect(!trusted.unclean)
     }
@@ -77,7 +77,7 @@ struct NodeStateTests {
         let lost = try state(
             nodeState("node1", inCCM: "true", crmd: "offline", join: "down", expected: "member"),
             properties: ["stonith-enabled": "false"])
-        #expect(lost.unclean && lost.fenceReasons == ["peer is unexpectedly down"])
+        #expect(lost.unclean && lost.fenceReason == "peer is unexpectedly down")
         let stopped = try state(
             nodeState("node1", inCCM: "false", crmd: "offline", join: "down", expected: "member"),
             properties: ["stonith-enabled": "false"])
@@ -196,7 +196,7 @@ struct HistoryTests {
             properties: ["stonith-enabled": "true"])
         let node = try #require(fenced.node(named: "node1"))
         #expect(node.state.unclean)
-        #expect(node.state.fenceReasons == ["rsc failed there"])
+        #expect(node.state.fenceReason == "rsc failed there")
     }
 
     @Test("a probe that finds the agent missing leaves the resource stopped and banned from that node")
