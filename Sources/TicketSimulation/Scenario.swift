@@ -34,6 +34,16 @@ public struct FaultProfile: Sendable, Equatable {
 
     public init() {}
 
+    /// Only crashes (and restarts), on a clean network, after one grant: failover times after
+    /// a holder crash are then the protocol's own.
+    public static var crashesOnly: FaultProfile {
+        var f = FaultProfile.none
+        f.crashEvery = .seconds(20)
+        f.crashInsideTransaction = 0.3
+        f.delay = .microseconds(100)...(.milliseconds(20))
+        return f
+    }
+
     /// Heavy weather: much loss, many long delays and duplicates, frequent short partitions
     /// and crashes, so that stale messages from earlier rounds meet later ones.
     public static var storm: FaultProfile {
@@ -213,6 +223,14 @@ public struct Scenario: Sendable, Equatable, CustomStringConvertible {
                 tickets: [
                     ("db", ["expire = 10", "timeout = 1", "retries = 3", "weights = 5,10,1", "acquire-after = 2"])
                 ])),
+        Scenario(
+            name: "2s1a-10s-crashes-only",
+            boothConf: boothConf(
+                sites: 2, arbitrators: 1,
+                tickets: [
+                    ("db", ["expire = 10", "timeout = 1", "retries = 3"])
+                ]),
+            faults: .crashesOnly),
         Scenario(
             name: "2s1a-4s-ms-storm",
             boothConf: boothConf(

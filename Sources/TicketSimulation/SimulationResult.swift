@@ -27,6 +27,10 @@ public struct SimulationCounters: Sendable, Equatable {
     /// moment another member held the ticket.
     public var failovers = 0
     public var maximumFailover: Duration = .zero
+    /// The failovers during which nothing else went wrong (no other crash, no partition, no
+    /// lost message, no administrator action): the protocol's own failover time.
+    public var undisturbedFailovers = 0
+    public var maximumUndisturbedFailover: Duration = .zero
     /// Liveness phase: from the heal to the first holder, largest over the run's tickets.
     public var timeToHolderAfterHeal: Duration = .zero
     /// Liveness phase: times a holding streak ended (a lease from before the heal lapsed).
@@ -56,6 +60,8 @@ public struct SimulationCounters: Sendable, Equatable {
         handlerFailures += o.handlerFailures
         failovers += o.failovers
         maximumFailover = max(maximumFailover, o.maximumFailover)
+        undisturbedFailovers += o.undisturbedFailovers
+        maximumUndisturbedFailover = max(maximumUndisturbedFailover, o.maximumUndisturbedFailover)
         timeToHolderAfterHeal = max(timeToHolderAfterHeal, o.timeToHolderAfterHeal)
         livenessStreakRestarts += o.livenessStreakRestarts
         for (k, v) in o.clientOutcomes { clientOutcomes[k, default: 0] += v }
@@ -70,7 +76,8 @@ public struct SimulationCounters: Sendable, Equatable {
             crashes \(crashes) (\(crashesInsideTransaction) inside a transaction), restarts \(restarts), partitions \(partitions)
             elections \(electionsStarted) started, \(electionsWon) won; holder changes \(holderChanges); \
             grants \(grants), revokes \(revokes); handler runs \(handlerRuns) (\(handlerFailures) failed)
-            failovers after holder crash \(failovers), longest \(formatSeconds(maximumFailover)) after the lease end; \
+            failovers after a holder crash \(failovers), longest \(formatSeconds(maximumFailover)) after its lease \
+            end (\(undisturbedFailovers) undisturbed, longest \(formatSeconds(maximumUndisturbedFailover)))
             longest heal-to-holder \(formatSeconds(timeToHolderAfterHeal)), holder lost after the heal \(livenessStreakRestarts)
             client outcomes: \(outcomes.isEmpty ? "none" : outcomes)
             """

@@ -71,6 +71,9 @@ struct SimulationRun {
     struct PendingFailover {
         var oldHolder: Int
         var leaseEnd: Int64
+        /// ``SimulationRun/disturbances`` right after the holder's crash, or nil when another
+        /// member was down then (the failover is disturbed from the start).
+        var disturbances: Int?
     }
 
     let seed: UInt64
@@ -100,6 +103,9 @@ struct SimulationRun {
     var winners: [[UInt32: Int]]
     var lastHolder: [Int?]
     var pendingFailover: [PendingFailover?]
+    /// Counts every fault and administrator action (crash, partition, lost message, grant,
+    /// revoke): a failover during which it did not change was undisturbed.
+    var disturbances = 0
 
     // Liveness phase.
     var healTime: Int64 = 0
@@ -267,10 +273,14 @@ struct SimulationRun {
 
     mutating func crash(_ m: Int, inside: Bool) {
         counters.crashes += 1
+        disturbances += 1
         if inside { counters.crashesInsideTransaction += 1 }
         for k in settings.indices {
             if let l = members[m].leases[k], l.isHolder(at: local(m)), let h = l.holderUntil {
-                pendingFailover[k] = PendingFailover(oldHolder: m, leaseEnd: members[m].clock.trueTime(reaching: h))
+                let othersUp = members.indices.allSatisfy { $0 == m || members[$0].up }
+                pendingFailover[k] = PendingFailover(
+                    oldHolder: m, leaseEnd: members[m].clock.trueTime(reaching: h),
+                    disturbances: othersUp ? disturbances : nil)
             }
             members[m].leases[k] = nil
             handlerRunning[m][k] = false
@@ -336,6 +346,7 @@ struct SimulationRun {
         blocked = b
         partitionGeneration += 1
         counters.partitions += 1
+        disturbances += 1
         trace.note(now, "partition: \(description)")
         let length = rng.duration(in: scenario.faults.partitionLength).nanoseconds
         queue.push(.partitionHeal(generation: partitionGeneration), at: now + length)
@@ -376,6 +387,7 @@ struct SimulationRun {
         let s = sites[rng.index(sites.count)]
         guard var lease = members[s].leases[k] else { return }
         counters.grants += 1
+        disturbances += 1
         let client = nextClient
         nextClient += 1
         let before = (lease.role, lease.term)
@@ -391,6 +403,7 @@ struct SimulationRun {
         let target = leaders.first ?? up[rng.index(up.count)]
         var lease = members[target].leases[k]!
         counters.revokes += 1
+        disturbances += 1
         let client = nextClient
         nextClient += 1
         let before = (lease.role, lease.term)
@@ -596,6 +609,7 @@ struct SimulationRun {
         if !scenario.wireCarriesRound { message.round = nil }
         if blocked[from][to] || rng.chance(loss) {
             counters.messagesDropped += 1
+            disturbances += 1
             return
         }
         var copies = 1
@@ -680,6 +694,11 @@ struct SimulationRun {
             if let p = pendingFailover[k], p.oldHolder != holder {
                 counters.failovers += 1
                 counters.maximumFailover = max(counters.maximumFailover, .nanoseconds(now - p.leaseEnd))
+                if p.disturbances == disturbances {
+                    counters.undisturbedFailovers += 1
+                    counters.maximumUndisturbedFailover = max(
+                        counters.maximumUndisturbedFailover, .nanoseconds(now - p.leaseEnd))
+                }
             }
             pendingFailover[k] = nil
         } else if let holder = h.first, pendingFailover[k]?.oldHolder == holder {

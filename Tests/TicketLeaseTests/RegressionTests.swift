@@ -159,8 +159,11 @@ import Testing
             F.msg(.heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1), from: 0,
             now: at + .milliseconds(50))
         #expect(ack.messages.map(\.message.command) == [.ack])
+        // The waiting grant lost to that leader (overgrant), now or when the handler ends.
         let done = l.handlerFinished(success: true, now: at + .milliseconds(100))
-        #expect(done.withoutLogs == [.reply(1, .overgrant, leader: 0, final: true)])
+        let replies = (ack + done).filter { if case .reply(1, .overgrant, _, true) = $0 { true } else { false } }
+        #expect(replies.count == 1)
+        #expect(done.messages.isEmpty)
         #expect(l.role == .follower && l.voteTerm == 0)
     }
 
@@ -197,6 +200,21 @@ import Testing
         #expect(!g.contains(.runHandler))
         let e = l.handlerFinished(success: true, now: elected + .seconds(5) + .milliseconds(30))
         #expect(e.messages.map(\.message.command) == [.requestVote])
+    }
+
+    /// "an elected leader whose rounds never reach a majority steps down"
+    @Test func anElectedLeaderWithoutAMajorityStepsDownAfterItsRetries() {
+        var (l, elected) = F.electedLeader(force: true)
+        // Nobody acknowledges: three resends, then the round gives up.
+        for n in 1...3 {
+            let r = l.tick(now: elected + .seconds(n))
+            #expect(r.messages.count == 2)
+            #expect(l.role == .leader)
+        }
+        // It steps down and campaigns again at once, in a new term.
+        let given = l.tick(now: elected + .seconds(4))
+        #expect(given.messages.map(\.message) == [F.msg(.requestVote, reason: .reacquire, leader: 0, term: 2)])
+        #expect(l.role == .candidate)
     }
 
     /// "a release from an earlier leadership does not cancel a promise"

@@ -26,7 +26,7 @@ import TicketLease
         }
     }
 
-    static let seedsPerScenario = 500
+    static let seedsPerScenario = 450
 
     @Test func manySeedsAcrossAllScenariosPass() async {
         let seeds = (0..<UInt64(Self.seedsPerScenario * Scenario.standard.count)).map { $0 }
@@ -86,7 +86,8 @@ import TicketLease
     }
 
     @Test func withoutRoundNumbersALateAckStillMakesTwoHolders() async {
-        // A shell that does not carry PeerMessage.round (the daemon today) is exposed.
+        // Without PeerMessage.round on the wire (boothd followers, or a shell that drops it), a
+        // late ACK of an earlier round can still extend a lease.
         let results = await Self.runAll((0..<300).map { $0 }, scenario: .withoutRounds)
         let caught = results.filter { r in
             r.failure.map { [.twoHolders, .twoGrantedBackends].contains($0.kind) } ?? false
@@ -99,6 +100,7 @@ import TicketLease
     @Test(
         arguments: [
             ("2s1a-10s", 0), ("2s1a-10s", 2), ("2s1a-10s", 222), ("2s3a-4s-ms", 0), ("2s3a-4s-ms", 853),
+            ("2s3a-4s-ms", 15862),
             ("2s1a-4s-ms-handler", 2), ("2s1a-4s-ms-handler", 43), ("3s2a-10s-two-tickets", 1186),
             ("2s1a-4s-ms-storm", 3), ("2s1a-4s-ms-storm", 49), ("2s1a-4s-ms-storm", 58), ("2s1a-4s-ms-storm", 106),
             ("2s1a-4s-ms-storm", 139), ("2s1a-4s-ms-handler-storm", 2), ("2s1a-4s-ms-handler-storm", 163),
