@@ -82,7 +82,7 @@ struct TicketSim: ParsableCommand {
                 perScenario[name]!.failed += 1
                 failedSeeds.append((s, name))
                 print(result.report)
-                print("replay with: meridian-ticket-sim --seed \(s) --scenario \(name) --trace\n")
+                print("")
                 if !keepGoing { break }
             }
         }
