@@ -61,7 +61,7 @@ extension Unpacker {
             isOrphan: rsc.orphan, isFailed: rsc.failed, isBlocked: rsc.blocked, isManaged: rsc.managed,
             failureIgnored: rsc.failureIgnored, mustStop: rsc.mustStop, startPending: rsc.startPending,
             historyName: rsc.historyName, failureTimeoutSeconds: rsc.failureTimeout,
-            allowedNodes: Dictionary(uniqueKeysWithValues: rsc.allowedNodes.map { (nodes[$0.key].name, $0.value) }),
+            allowedNodes: rsc.allowedNodes.isEmpty ? Array(repeating: nil, count: nodes.count) : rsc.allowedNodes,
             histories: rsc.histories,
             requiredActions: rsc.requiredActions)
         return Resource(

@@ -412,8 +412,9 @@ public struct ResourceState: Sendable, Hashable {
     public var failureTimeoutSeconds: Int
     /// The nodes the resource may be placed on so far, with their scores, before
     /// constraints: every node at 0 in a symmetric cluster, plus what the history
-    /// added (see ``CIBModel/historyLocations``). Pacemaker's `allowed_nodes` after unpacking.
-    public var allowedNodes: [String: Score]
+    /// added (see ``CIBModel/historyLocations``). Pacemaker's `allowed_nodes` after
+    /// unpacking, indexed like ``CIBModel/nodes``; `nil` for a node not in the table.
+    public var allowedNodes: [Score?]
     /// The histories per node, for primitives (in the order the nodes were read).
     public var histories: [ResourceHistory]
     /// Actions the history already requires.
@@ -425,7 +426,7 @@ public struct ResourceState: Sendable, Hashable {
         pendingNode: String? = nil, pendingTask: String? = nil, isOrphan: Bool = false, isFailed: Bool = false,
         isBlocked: Bool = false, isManaged: Bool = true, failureIgnored: Bool = false, mustStop: Bool = false,
         startPending: Bool = false, historyName: String? = nil, failureTimeoutSeconds: Int = 0,
-        allowedNodes: [String: Score] = [:], histories: [ResourceHistory] = [], requiredActions: [RequiredAction] = []
+        allowedNodes: [Score?] = [], histories: [ResourceHistory] = [], requiredActions: [RequiredAction] = []
     ) {
         self.role = role
         self.nextRole = nextRole

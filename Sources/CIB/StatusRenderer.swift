@@ -238,7 +238,9 @@ extension CIBModel {
         }
         if !clone.settings.isUnique && (clone.clone?.maxInstances ?? 0) > activeInstances {
             stopped = [:]
-            var candidates = Array(clone.state.allowedNodes.keys)
+            var candidates = clone.state.allowedNodes.indices.compactMap {
+                clone.state.allowedNodes[$0] == nil ? nil : nodes[$0].name
+            }
             if candidates.isEmpty { candidates = clone.state.knownOn }
             for name in glibSorted(candidates, by: pacemakerNameCompare) {
                 if clone.state.runningOn.contains(where: { $0.lowercased() == name.lowercased() }) { continue }

@@ -331,12 +331,10 @@ extension Unpacker {
     mutating func recordFailedOperation(_ record: OperationRecord, node: Int, rsc: WorkingResource) {
         guard nodes[node].online else { return }
         let name = nodes[node].name
-        if let key = record.operationKey,
-            failed.contains(where: {
-                $0.operation.operationKey?.lowercased() == key.lowercased() && $0.node.lowercased() == name.lowercased()
-            })
-        {
-            return
+        if let key = record.operationKey {
+            let unique = key.lowercased() + "\u{0}" + name.lowercased()
+            if failedKeys.contains(unique) { return }
+            failedKeys.insert(unique)
         }
         failed.append(FailedOperation(node: name, resource: rsc.id, operation: record))
     }
@@ -614,7 +612,7 @@ extension Unpacker {
                 rsc.mustStop = true
             }
         } else if let name = rsc.historyName, name.contains(":") {
-            rsc.historyName = nil
+            setHistoryName(rsc, nil)
         }
     }
 

@@ -87,6 +87,7 @@ extension Unpacker {
             index: resources.count, id: id, configID: configID, element: xml.name, variant: variant, xml: xml,
             agent: agent, parent: parent, line: xml.line)
         resources.append(rsc)
+        if idIndex[id] == nil { idIndex[id] = rsc.index }
         rsc.description = xml.attribute("description")
         try configure(rsc, xml: xml, instance: instance)
         return rsc.index
@@ -102,6 +103,7 @@ extension Unpacker {
             index: resources.count, id: id, configID: id, element: "primitive", variant: .primitive, xml: nil,
             agent: agent, parent: nil, line: 0)
         resources.append(rsc)
+        if idIndex[id] == nil { idIndex[id] = rsc.index }
         var attributes: [String: String] = ["id": id, "class": agent.standard, "type": agent.type]
         if let provider = agent.provider { attributes["provider"] = provider }
         if let container = entry.attribute("container") {
@@ -134,14 +136,12 @@ extension Unpacker {
             for (name, value) in orphanAttributes { add(name, value) }
         }
         if let instance { add("clone", instance) }
-        AttributeSet.apply(attributeSets(xml, kind: "meta_attributes"), to: &meta, context: context, overwrite: false)
+        AttributeSet.apply(metaSets(rsc), to: &meta, context: context, overwrite: false)
         if rsc.parent != nil {
             var inherited: [String: String] = [:]
             var ancestor = rsc.parent
             while let index = ancestor {
-                AttributeSet.apply(
-                    attributeSets(resources[index].xml, kind: "meta_attributes"), to: &inherited, context: context,
-                    overwrite: false)
+                AttributeSet.apply(metaSets(resources[index]), to: &inherited, context: context, overwrite: false)
                 ancestor = resources[index].parent
             }
             for (name, value) in inherited { add(name, value) }
@@ -158,9 +158,7 @@ extension Unpacker {
         var parameters: [String: String] = [:]
         var holder: WorkingResource? = rsc
         while let current = holder {
-            AttributeSet.apply(
-                attributeSets(current.xml, kind: "instance_attributes"), to: &parameters, context: Rule.Context(),
-                overwrite: false)
+            AttributeSet.apply(instanceSets(current), to: &parameters, context: Rule.Context(), overwrite: false)
             holder = current.parent.map { resources[$0] }
         }
         AttributeSet.apply(
@@ -266,6 +264,24 @@ extension Unpacker {
         }
     }
 
+    /// The element's `meta_attributes` blocks (read once per element: clone instances share it).
+    func metaSets(_ rsc: WorkingResource) -> [AttributeSet] {
+        guard let xml = rsc.xml else { return [] }
+        if let cached = setsCache.meta[xml] { return cached }
+        let sets = attributeSets(xml, kind: "meta_attributes")
+        setsCache.meta[xml] = sets
+        return sets
+    }
+
+    /// The element's `instance_attributes` blocks (read once per element).
+    func instanceSets(_ rsc: WorkingResource) -> [AttributeSet] {
+        guard let xml = rsc.xml else { return [] }
+        if let cached = setsCache.instance[xml] { return cached }
+        let sets = attributeSets(xml, kind: "instance_attributes")
+        setsCache.instance[xml] = sets
+        return sets
+    }
+
     /// Pacemaker's `get_target_role`: `nil` when the value does not limit the resource.
     mutating func targetRole(_ rsc: WorkingResource, _ value: String, at xml: XMLElement?) -> Role? {
         let lowered = value.lowercased()
@@ -350,6 +366,7 @@ extension Unpacker {
     mutating func addNodeScore(_ index: Int, node: Int, score: Score) {
         let rsc = resources[index]
         for child in rsc.children { addNodeScore(child, node: node, score: score) }
+        if rsc.allowedNodes.isEmpty { rsc.allowedNodes = Array(repeating: nil, count: nodes.count) }
         rsc.allowedNodes[node] = (rsc.allowedNodes[node] ?? .zero) + score
     }
 
@@ -358,8 +375,7 @@ extension Unpacker {
     mutating func banEverywhere(_ index: Int, reason: String) {
         historyLocations.append(HistoryLocation(resource: index, node: nil, score: .minusInfinity, reason: reason))
         let rsc = resources[index]
-        rsc.allowedNodes = [:]
-        for node in nodes.indices { rsc.allowedNodes[node] = .minusInfinity }
+        rsc.allowedNodes = Array(repeating: .minusInfinity, count: nodes.count)
     }
 
     // MARK: - Operations

@@ -313,21 +313,23 @@ extension Unpacker {
 
     // MARK: - Finding the resource a history belongs to
 
-    /// Pacemaker's `pe_find_resource` (by id, or by the name the history used).
+    /// Pacemaker's `pe_find_resource` (by id, or by the name an earlier history used).
+    ///
+    /// Pacemaker searches the tree depth-first; ids are unique, and a history name is
+    /// given only to instances of the one anonymous clone the name resolves to, so an
+    /// index finds the same resource (or an instance of the same clone, which the
+    /// caller resolves again).
     func findResource(_ id: String) -> WorkingResource? {
-        for top in topLevel {
-            if let found = findResource(id, in: top) { return found }
+        if let index = idIndex[id] { return resources[index] }
+        for index in historyNameIndex[id] ?? [] where resources[index].historyName == id {
+            return resources[index]
         }
         return nil
     }
 
-    func findResource(_ id: String, in index: Int) -> WorkingResource? {
-        let rsc = resources[index]
-        if rsc.id == id || rsc.historyName == id { return rsc }
-        for child in rsc.children {
-            if let found = findResource(id, in: child) { return found }
-        }
-        return nil
+    mutating func setHistoryName(_ rsc: WorkingResource, _ name: String?) {
+        rsc.historyName = name
+        if let name { historyNameIndex[name, default: []].append(rsc.index) }
     }
 
     /// `find_rsc(..., pe_find_clone)`: by instance id or configuration id, within a clone.
@@ -363,7 +365,7 @@ extension Unpacker {
         if let found = rsc, found.id.lowercased() != recordedName.lowercased(),
             found.historyName?.lowercased() != recordedName.lowercased()
         {
-            found.historyName = recordedName
+            setHistoryName(found, recordedName)
         }
         return rsc
     }

@@ -52,6 +52,7 @@ final class WorkingResource {
     var operationMeta: [[AttributeSet]] = []
     var description: String?
 
+
     // Flags, as Pacemaker's pe_rsc_* flags.
     var managed = true
     var maintenance = false
@@ -84,7 +85,8 @@ final class WorkingResource {
     var nextRole = Role.unknown
     var runningOn: [Int] = []
     var knownOn: Set<Int> = []
-    var allowedNodes: [Int: Score] = [:]
+    /// Pacemaker's `allowed_nodes`, by node index; empty until a node is added.
+    var allowedNodes: [Score?] = []
     var historyName: String?
     var pendingTask: String?
     var pendingNode: Int?
@@ -114,6 +116,12 @@ final class WorkingResource {
         self.parent = parent
         self.line = line
     }
+}
+
+/// Attribute blocks already read, by element; a cache private to one unpacking.
+final class AttributeSetCache {
+    var meta: [XMLElement: [AttributeSet]] = [:]
+    var instance: [XMLElement: [AttributeSet]] = [:]
 }
 
 /// Pacemaker's `cluster_status`, rewritten over Meridian's value types: reads the
@@ -147,6 +155,15 @@ struct Unpacker {
     var constraints = Constraints()
     var seenResourceIDs: [String: XMLElement] = [:]
     var unsupportedResourceIDs: Set<String> = []
+    /// Resources by unique id, and by the names histories used for them (Pacemaker
+    /// searches the resource tree for each history entry; an index keeps large
+    /// clusters fast).
+    var idIndex: [String: Int] = [:]
+    var historyNameIndex: [String: [Int]] = [:]
+    /// Failed operations already recorded, by operation key and node.
+    var failedKeys: Set<String> = []
+    /// Attribute blocks already read, by element (clone instances share their element).
+    let setsCache = AttributeSetCache()
 
     init(document: XMLDocument, now: Int?) {
         self.document = document

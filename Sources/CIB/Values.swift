@@ -19,36 +19,39 @@ func isTrue(_ text: String?) -> Bool { pacemakerBoolean(text) == true }
 /// default), spaces allowed around the number; `nil` when it does not parse.
 public func pacemakerMilliseconds(_ text: String?) -> Int? {
     guard let text else { return nil }
-    let scalars = Array(text.unicodeScalars)
+    let bytes = Array(text.utf8)
+    let isSpace: (UInt8) -> Bool = { $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 || $0 == 12 }
     var index = 0
-    let isSpace: (Unicode.Scalar) -> Bool = { " \t\n\r\u{0C}".unicodeScalars.contains($0) }
-    while index < scalars.count, isSpace(scalars[index]) { index += 1 }
+    while index < bytes.count, isSpace(bytes[index]) { index += 1 }
     let numberStart = index
-    while index < scalars.count, "0123456789.".unicodeScalars.contains(scalars[index]) { index += 1 }
+    while index < bytes.count, (bytes[index] >= 48 && bytes[index] <= 57) || bytes[index] == 46 { index += 1 }
     guard index > numberStart else { return nil }
-    let numberText = String(String.UnicodeScalarView(scalars[numberStart..<index]))
-    while index < scalars.count, isSpace(scalars[index]) { index += 1 }
-    let units = String(String.UnicodeScalarView(scalars[index...])).lowercased()
+    // Like strtoll: the integer part only ("1.5s" is 1 s).
+    var number = 0
+    var overflow = false
+    for byte in bytes[numberStart..<index] {
+        if byte == 46 { break }
+        if number > Int.max / 10 - 10 { overflow = true } else { number = number * 10 + Int(byte - 48) }
+    }
+    while index < bytes.count, isSpace(bytes[index]) { index += 1 }
+    let unit = bytes[index...].prefix(2).map { $0 | 0x20 }
     var multiplier = 1000
     var divisor = 1
-    if units.hasPrefix("ms") || units.hasPrefix("msec") {
+    if unit == [109, 115] {  // ms, msec
         multiplier = 1
-    } else if units.hasPrefix("us") || units.hasPrefix("usec") {
+    } else if unit == [117, 115] {  // us, usec
         multiplier = 1
         divisor = 1000
-    } else if units.hasPrefix("s") {
+    } else if unit.first == 115 {  // s, sec
         multiplier = 1000
-    } else if units.hasPrefix("m") {
+    } else if unit.first == 109 {  // m, min
         multiplier = 60_000
-    } else if units.hasPrefix("h") {
+    } else if unit.first == 104 {  // h, hr
         multiplier = 3_600_000
-    } else if !units.isEmpty && !units.hasPrefix("\n") && !units.hasPrefix("\r") {
+    } else if let first = bytes[index...].first, first != 10, first != 13 {
         return nil
     }
-    // Like strtoll: the integer part only ("1.5s" is 1 s).
-    let integerText = numberText.prefix { $0 != "." }
-    guard let number = Int(integerText.isEmpty ? "0" : String(integerText)) else { return Int.max }
-    if number > Int.max / multiplier { return Int.max }
+    if overflow || number > Int.max / multiplier { return Int.max }
     return number * multiplier / divisor
 }
 
