@@ -44,6 +44,9 @@ public struct CIBModel: Sendable {
     /// to ``unpack(_:now:)``, else `executionDate`; `nil` means no clock, and then no
     /// failure ever expires.
     public let effectiveTime: Int?
+    /// The earliest time (seconds since the epoch) at which a failure expires and the
+    /// decisions may change, if any: the cluster should compute a new transition then.
+    public let recheckBy: Int?
     /// The cluster options.
     public let properties: ClusterProperties
     /// The nodes, in Pacemaker's order.
@@ -150,7 +153,7 @@ public struct CIBModel: Sendable {
 
     init(
         source: String, validateWith: String?, featureSet: String?, version: CIBVersion, haveQuorum: Bool,
-        dcID: String?, executionDate: Int?, givenTime: Int?, effectiveTime: Int?, properties: ClusterProperties, nodes: [Node],
+        dcID: String?, executionDate: Int?, givenTime: Int?, effectiveTime: Int?, recheckBy: Int?, properties: ClusterProperties, nodes: [Node],
         resources: [Resource], topLevel: [Int], constraints: Constraints, resourceDefaults: [AttributeSet],
         operationDefaults: [AttributeSet], tickets: [Ticket],
         failedOperations: [FailedOperation], historyLocations: [HistoryLocation],
@@ -165,6 +168,7 @@ public struct CIBModel: Sendable {
         self.executionDate = executionDate
         self.givenTime = givenTime
         self.effectiveTime = effectiveTime
+        self.recheckBy = recheckBy
         self.properties = properties
         self.nodes = nodes
         self.resources = resources

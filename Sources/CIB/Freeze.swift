@@ -29,7 +29,7 @@ extension Unpacker {
         for index in topLevel { count(index, into: &counts) }
         return CIBModel(
             source: source, validateWith: validateWith, featureSet: featureSet, version: version,
-            haveQuorum: haveQuorum, dcID: dcID, executionDate: executionDate, givenTime: now, effectiveTime: effectiveTime,
+            haveQuorum: haveQuorum, dcID: dcID, executionDate: executionDate, givenTime: now, effectiveTime: effectiveTime, recheckBy: recheckBy,
             properties: properties, nodes: frozenNodes, resources: frozenResources, topLevel: topLevel,
             constraints: constraints, resourceDefaults: resourceDefaultSets, operationDefaults: operationDefaultSets,
             tickets: tickets, failedOperations: failed, historyLocations: historyLocations,

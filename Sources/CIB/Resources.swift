@@ -373,6 +373,10 @@ public enum RequiredAction: Sendable, Hashable {
     /// Clear the resource's fail count on the node (the failure expired, or the
     /// parameters changed since a failure).
     case clearFailCount(node: String, reason: String)
+    /// Restart the recurring operation `key` on the node: its failure expired, and the
+    /// agent reports only changes, so a still-failing monitor would go unnoticed
+    /// (Pacemaker forces this by overriding the operation's restart digest).
+    case rescheduleRecurring(node: String, key: String)
 }
 
 /// A resource's state after reading the status section.

@@ -81,6 +81,7 @@ extension Unpacker {
             if record.intervalMilliseconds == 0 {
                 return
             } else if nodes[node].online && !nodes[node].unclean {
+                rsc.requiredActions.append(.rescheduleRecurring(node: nodes[node].name, key: record.key))
                 return
             }
         }
@@ -451,7 +452,13 @@ extension Unpacker {
             if now >= lastRun + rsc.failureTimeout {
                 expired = true
             }
-            unexpired = failCount(rsc, node: node, effective: true, record)
+            var lastFailure = 0
+            unexpired = failCount(rsc, node: node, effective: true, record, lastFailure: &lastFailure)
+            // The next time a failure expires is when the scheduler should run again.
+            let expiry = lastFailure + rsc.failureTimeout + 1
+            if unexpired > .zero && now < expiry {
+                recheckBy = min(recheckBy ?? expiry, expiry)
+            }
         }
         var clearReason: String?
         if expired {
@@ -481,6 +488,14 @@ extension Unpacker {
     mutating func failCount(
         _ rsc: WorkingResource, node: Int, effective: Bool, _ record: OperationRecord?
     ) -> Score {
+        var last = 0
+        return failCount(rsc, node: node, effective: effective, record, lastFailure: &last)
+    }
+
+    /// As above, also giving the time of the last failure (0 when none).
+    mutating func failCount(
+        _ rsc: WorkingResource, node: Int, effective: Bool, _ record: OperationRecord?, lastFailure: inout Int
+    ) -> Score {
         let name = rsc.historyName ?? rsc.id
         let base = rsc.unique ? name : cloneBaseName(name)
         let legacy: Bool = {
@@ -503,6 +518,7 @@ extension Unpacker {
                     + "on-fail=block", at: rsc.xml)
             rsc.failureTimeout = 0
         }
+        if count > .zero && last > 0 { lastFailure = last }
         if effective && count > .zero && last > 0 && rsc.failureTimeout > 0, let now = effectiveTime,
             now > last + rsc.failureTimeout
         {

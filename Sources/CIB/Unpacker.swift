@@ -131,6 +131,7 @@ struct Unpacker {
     let source: String
     let now: Int?
     var effectiveTime: Int?
+    var recheckBy: Int?
 
     var properties = ClusterProperties.defaults
     var haveQuorum = false

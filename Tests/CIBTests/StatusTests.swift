@@ -238,6 +238,8 @@ struct HistoryTests {
         let recent = try withCounts(["failure-timeout": "60s"], now: Date(timeIntervalSince1970: 1_700_000_030))
         #expect(recent.failCount(of: try #require(recent.resource("rsc")).index, on: "node1").count == Score(3))
         #expect(recent.resource("rsc")?.state.isFailed == true)
+        #expect(recent.recheckBy == 1_700_000_061)
+        #expect(expired.recheckBy == nil)
 
         let noClock = try withCounts(["failure-timeout": "60s"], now: nil)
         #expect(noClock.effectiveTime == nil)
