@@ -4,6 +4,9 @@ import MeridianXML
 extension Unpacker {
     mutating func unpackConstraints(_ configuration: XMLElement) throws(CIBError) {
         guard let section = configuration.firstChild(named: "constraints") else { return }
+        for rsc in resources where resources[topAncestor(rsc.index)].promotable {
+            promotableConfigIDs.insert(rsc.configID)
+        }
         var ids: [String: XMLElement] = [:]
         for xml in section.children {
             let id = try requiredID(xml, what: "<\(xml.name)>")
@@ -44,6 +47,23 @@ extension Unpacker {
                 hint: "use the id of a configured primitive, group or clone, or remove the constraint")
         }
         return name
+    }
+
+    /// Promoted and Unpromoted (and promote and demote) only exist for promotable clones;
+    /// Pacemaker accepts them elsewhere and the constraint silently never applies.
+    func checkPromotable(
+        _ resources: [String], role: Role?, action: ResourceAction? = nil, attribute: String, in xml: XMLElement
+    ) throws(CIBError) {
+        let needsPromotable = role == .promoted || role == .unpromoted || action == .promote || action == .demote
+        guard needsPromotable else { return }
+        for name in resources where !promotableConfigIDs.contains(name) && !unsupportedResourceIDs.contains(name) {
+            let what = action.map { "\($0.rawValue)" } ?? "\(role!)"
+            throw error(
+                .contradictoryConfiguration,
+                "\(attribute) asks for \(what), but \(name) is not in a promotable clone, so the constraint could never "
+                    + "apply", at: xml,
+                hint: "use Started/Stopped (start/stop) for \(name), or name the promotable clone")
+        }
     }
 
     func readRole(_ value: String?, attribute: String, in xml: XMLElement) throws(CIBError) -> Role? {
@@ -109,6 +129,10 @@ extension Unpacker {
             for reference in set.children(named: "resource_ref") {
                 members.append(try checkResource(reference.attribute("id"), attribute: "resource_ref id", in: reference))
             }
+            try checkPromotable(
+                members, role: try readRole(set.attribute("role"), attribute: "role", in: set),
+                action: try readAction(set.attribute("action"), attribute: "action", in: set),
+                attribute: "resource set \(id)", in: set)
             sets.append(
                 ResourceSet(
                     id: id, resources: members,
@@ -134,6 +158,12 @@ extension Unpacker {
             resources = sets.flatMap(\.resources)
         }
         let role = try readRole(xml.attribute("role"), attribute: "role", in: xml)
+        try checkPromotable(resources, role: role, attribute: "role", in: xml)
+        for rule in xml.children(named: "rule") {
+            try checkPromotable(
+                resources, role: try readRole(rule.attribute("role"), attribute: "role", in: rule),
+                attribute: "rule \(rule.attribute("id") ?? "")", in: rule)
+        }
         let discovery: ResourceDiscovery
         switch xml.attribute("resource-discovery")?.lowercased() {
         case nil, "always": discovery = .always
@@ -199,6 +229,8 @@ extension Unpacker {
                 withResource: try checkResource(xml.attribute("with-rsc"), attribute: "with-rsc", in: xml),
                 resourceRole: try readRole(xml.attribute("rsc-role"), attribute: "rsc-role", in: xml),
                 withResourceRole: try readRole(xml.attribute("with-rsc-role"), attribute: "with-rsc-role", in: xml))
+            try checkPromotable([pair!.resource], role: pair!.resourceRole, attribute: "rsc-role", in: xml)
+            try checkPromotable([pair!.withResource], role: pair!.withResourceRole, attribute: "with-rsc-role", in: xml)
         }
         guard let scoreText = xml.attribute("score") else {
             throw error(
@@ -220,6 +252,8 @@ extension Unpacker {
                 then: try checkResource(xml.attribute("then"), attribute: "then", in: xml),
                 firstAction: try readAction(xml.attribute("first-action"), attribute: "first-action", in: xml),
                 thenAction: try readAction(xml.attribute("then-action"), attribute: "then-action", in: xml))
+            try checkPromotable([pair!.first], role: nil, action: pair!.firstAction, attribute: "first-action", in: xml)
+            try checkPromotable([pair!.then], role: nil, action: pair!.thenAction, attribute: "then-action", in: xml)
         }
         return OrderConstraint(
             id: id, kind: readKind(xml.attribute("kind"), in: xml),
@@ -251,10 +285,10 @@ extension Unpacker {
                 .invalidValue, "loss-policy=\"\(other)\" is not valid", at: xml,
                 hint: "use stop, demote, fence or freeze")
         }
+        let role = try readRole(xml.attribute("rsc-role"), attribute: "rsc-role", in: xml)
+        if let resource { try checkPromotable([resource], role: role, attribute: "rsc-role", in: xml) }
         return TicketConstraint(
-            id: id, ticket: ticket, lossPolicy: policy, resource: resource,
-            role: try readRole(xml.attribute("rsc-role"), attribute: "rsc-role", in: xml), sets: sets,
-            line: xml.line)
+            id: id, ticket: ticket, lossPolicy: policy, resource: resource, role: role, sets: sets, line: xml.line)
     }
 
     // MARK: - Unsupported sections

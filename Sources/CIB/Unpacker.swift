@@ -156,6 +156,7 @@ struct Unpacker {
     var constraints = Constraints()
     var seenResourceIDs: [String: XMLElement] = [:]
     var unsupportedResourceIDs: Set<String> = []
+    var promotableConfigIDs: Set<String> = []
     /// Resources by unique id, and by the names histories used for them (Pacemaker
     /// searches the resource tree for each history entry; an index keeps large
     /// clusters fast).

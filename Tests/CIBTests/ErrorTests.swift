@@ -97,6 +97,34 @@ struct ErrorTests {
         #expect(error.hint.contains("Promoted"))
     }
 
+    @Test("promoted roles and promote actions on resources that cannot be promoted are contradictory")
+    func contradictoryRoles() throws {
+        let colocation = try #require(
+            unpackError(
+                cibXML(
+                    resources: dummy("a") + dummy("b"),
+                    constraints: "<rsc_colocation id=\"c1\" rsc=\"a\" with-rsc=\"b\" with-rsc-role=\"Promoted\" score=\"10\"/>")))
+        #expect(colocation.code == .contradictoryConfiguration)
+        #expect(colocation.elementID == "c1")
+        #expect(colocation.message.contains("b is not in a promotable clone"))
+        let order = try #require(
+            unpackError(
+                cibXML(
+                    resources: dummy("a") + dummy("b"),
+                    constraints: "<rsc_order id=\"o1\" first=\"a\" first-action=\"promote\" then=\"b\"/>")))
+        #expect(order.code == .contradictoryConfiguration)
+        let promotable =
+            "<clone id=\"ms\"><meta_attributes id=\"m\"><nvpair id=\"p\" name=\"promotable\" value=\"true\"/>"
+            + "</meta_attributes>\(dummy("s"))</clone>"
+        _ = try unpack(
+            cibXML(
+                resources: dummy("a") + promotable,
+                constraints: """
+                    <rsc_colocation id="c1" rsc="a" with-rsc="ms" with-rsc-role="Promoted" score="10"/>
+                    <rsc_order id="o1" first="ms" first-action="promote" then="a"/>
+                    """))
+    }
+
     @Test("an lsb agent in a promotable clone is contradictory")
     func lsbPromotable() throws {
         let error = try #require(
