@@ -70,6 +70,8 @@ public final class TicketDaemon: @unchecked Sendable {
     var leases: [TicketLease] = []
     /// Per ticket: the last state written with fdatasync.
     var durable: [PersistentTicketState?] = []
+    /// Per ticket: the last state written (synced or not).
+    var lastState: [PersistentTicketState?] = []
     var peers: [PeerStats]
     var unknownSenders = 0
     var lastSentTimestamp = BoothTimestamp(secs: 0, usecs: 0)
@@ -81,6 +83,7 @@ public final class TicketDaemon: @unchecked Sendable {
     var guardInput: FileHandle?
     var lastGranted: [String: Bool] = [:]
     var stopping = false
+    var sendSocket: Int32 = -1
     var dropped: Set<String> = []
     var dropFileCheckedAt: Int64 = 0
 
@@ -125,6 +128,7 @@ public final class TicketDaemon: @unchecked Sendable {
             let seed = UInt64(truncatingIfNeeded: monotonicNanoseconds()) &+ UInt64(i) &* 7919 &+ UInt64(me)
             leases.append(TicketLease(settings: settings, membership: m, seed: seed))
             durable.append(nil)
+            lastState.append(nil)
         }
     }
 
@@ -202,6 +206,11 @@ public final class TicketDaemon: @unchecked Sendable {
                 logger.info("\(leases[i].settings.ticket): restored term \(r.term), leader \(r.leader.map { config.members[$0].address } ?? "none")")
             }
             execute(leases[i].start(now: now, restored: restored), ticket: i)
+            // Start with ceilings ahead, so that the first grant does not wait for the disk.
+            var st = lastState[i] ?? durable[i] ?? leases[i].persistentState
+            st.promiseCeiling = durable[i]?.promiseCeiling ?? st.promiseCeiling
+            raiseCeilings(&st, ticket: i, now: now)
+            persist(st, ticket: i, sync: true)
         }
         reschedule()
     }
@@ -210,10 +219,12 @@ public final class TicketDaemon: @unchecked Sendable {
 
     func reschedule() {
         timer?.cancel()
-        guard let next = leases.compactMap(\.nextWakeup).min() else { return }
+        guard let next = (leases.compactMap(\.nextWakeup) + [ceilingRefreshTime()].compactMap { $0 }).min()
+        else { return }
         let delay = max(0, next.nanoseconds - monotonicNanoseconds())
         timer = loop.scheduleTask(in: .nanoseconds(delay)) { [self] in
             let t = now()
+            refreshCeilings(now: t)
             for i in leases.indices where (leases[i].nextWakeup.map { $0 <= t } ?? false) {
                 execute(leases[i].tick(now: t), ticket: i)
             }
@@ -232,17 +243,24 @@ public final class TicketDaemon: @unchecked Sendable {
         for d in directives {
             switch d {
             case let .persist(state):
-                // Votes, promises and revocations must be durable before any message that
-                // depends on them; the rest (term, leader, holder deadline) may lag: a stale
-                // value only makes a restarted member more cautious.
+                // Votes and promises must be durable before any message that depends on them.
+                // Votes are written exactly (fdatasync). Promises are durable ahead of need:
+                // the file holds a ceiling no promise reaches past (a restarted member refuses
+                // candidates until then), so a promise waits for the disk only when it would
+                // cross the ceiling. Revocations and manual grants are synced too. The rest may
+                // lag: a stale term, leader or holder deadline only makes a restart cautious.
+                var st = state
+                st.promiseCeiling = durable[i]?.promiseCeiling
                 let last = durable[i]
-                if last == nil || state.voteTerm != last!.voteTerm || state.votedFor != last!.votedFor
-                    || (state.promisedUntil ?? .init(nanoseconds: .min)) > (last!.promisedUntil ?? .init(nanoseconds: .min))
-                    || state.revoked != last!.revoked || state.manualGrantedHere != last!.manualGrantedHere {
-                    persist(state, ticket: i, sync: true)
+                let crossesVote = last == nil || state.voteTerm != last!.voteTerm || state.votedFor != last!.votedFor
+                let crossesPromise = state.promisedUntil.map { p in st.promiseCeiling.map { p > $0 } ?? true } ?? false
+                if last == nil || crossesVote || crossesPromise || (state.revoked && !last!.revoked)
+                    || state.manualGrantedHere != last!.manualGrantedHere {
+                    raiseCeilings(&st, ticket: i, now: now())
+                    persist(st, ticket: i, sync: true)
                     deferred = nil
                 } else {
-                    deferred = state
+                    deferred = st
                 }
             case let .backend(view):
                 applyBackend(view, ticket: name)
@@ -266,10 +284,39 @@ public final class TicketDaemon: @unchecked Sendable {
         }
     }
 
+    /// Raises the durable promise ceiling well above the current promise.
+    func raiseCeilings(_ st: inout PersistentTicketState, ticket i: Int, now: LeaseInstant) {
+        let s = leases[i].settings
+        let ahead = max(now + s.expire * 2, (st.promisedUntil ?? now) + s.expire)
+        st.promiseCeiling = max(st.promiseCeiling ?? ahead, ahead)
+    }
+
+    /// When the promise ceiling runs low, raise it now, off any message's path.
+    func refreshCeilings(now: LeaseInstant) {
+        for i in leases.indices {
+            guard var st = durable[i], let c = st.promiseCeiling else { continue }
+            let s = leases[i].settings
+            if c - now < s.expire + s.timeout {
+                st = lastState[i] ?? st
+                st.promiseCeiling = c
+                raiseCeilings(&st, ticket: i, now: now)
+                persist(st, ticket: i, sync: true)
+            }
+        }
+    }
+
+    func ceilingRefreshTime() -> LeaseInstant? {
+        leases.indices.compactMap { i -> LeaseInstant? in
+            guard let c = durable[i]?.promiseCeiling else { return nil }
+            return c - (leases[i].settings.expire + leases[i].settings.timeout)
+        }.min()
+    }
+
     func persist(_ state: PersistentTicketState, ticket i: Int, sync: Bool) {
         do {
             try store.save(ticket: leases[i].settings.ticket, state, clocks: .now(), sync: sync)
             if sync { durable[i] = state }
+            lastState[i] = state
         } catch {
             // Without stable storage this member must not promise anything: stop.
             logger.critical("\(error)")
@@ -326,8 +373,11 @@ public final class TicketDaemon: @unchecked Sendable {
         return dropped.contains(address)
     }
 
+    /// Sends through a plain non-blocking UDP socket bound to this member's address (any
+    /// port; peers identify a member by address and site id). A failed send (EPERM from a
+    /// firewall rule, say) is counted and does not affect other sends, whereas NIO would close
+    /// its channel.
     func sendPeer(_ m: PeerMessage, to p: Int) {
-        guard let udp else { return }
         let address = config.members[p].address
         if isDropped(address) { return }
         let bytes = BoothPeerDecoder.encode(mapping.packet(m, from: me), key: key, timestamp: timestamp())
@@ -336,8 +386,25 @@ public final class TicketDaemon: @unchecked Sendable {
         if m.command == .heartbeat || m.command == .update, m.validFor < leases.first(where: { $0.settings.ticket == m.ticket })?.settings.expire ?? .zero {
             peers[p].resends += 1
         }
-        let env = AddressedEnvelope(remoteAddress: remote, data: udp.allocator.buffer(bytes: bytes))
-        udp.writeAndFlush(env).whenFailure { [self] _ in peers[p].sendErrors += 1 }
+        if sendSocket < 0 { sendSocket = openSendSocket() }
+        let n = remote.withSockAddr { sa, len in
+            bytes.withUnsafeBytes { sendto(sendSocket, $0.baseAddress, $0.count, 0, sa, socklen_t(len)) }
+        }
+        if n != bytes.count { peers[p].sendErrors += 1 }
+    }
+
+    func openSendSocket() -> Int32 {
+        guard let local = try? SocketAddress(ipAddress: myAddress, port: 0) else { return -1 }
+        let family = local.protocol == .inet6 ? AF_INET6 : AF_INET
+        let fd = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        let rc = local.withSockAddr { sa, len in bind(fd, sa, socklen_t(len)) }
+        if rc != 0 {
+            logger.error("cannot bind a UDP send socket to \(myAddress): \(String(cString: strerror(errno)))")
+            close(fd)
+            return -1
+        }
+        return fd
     }
 
     func receivePeer(_ bytes: [UInt8], from remote: SocketAddress) {

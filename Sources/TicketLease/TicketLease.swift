@@ -146,6 +146,11 @@ public struct TicketLease: Sendable {
                 s.promisedUntil = r.promisedUntil
                 s.revoked = r.revoked
                 s.lastPersisted = r
+                // A shell that makes promises durable ahead of need stores a ceiling no promise
+                // reached past: refuse candidates until then.
+                if let c = r.promiseCeiling, c > (r.promisedUntil ?? c - .nanoseconds(1)) {
+                    s.promisedUntil = c
+                }
                 if s.settings.manual, r.manualGrantedHere, r.leader == s.membership.me {
                     s.role = .leader
                     s.manualGrantedHere = true
@@ -270,7 +275,12 @@ public struct TicketLease: Sendable {
     /// add one unit when the sender is not Meridian.
     func promise(for m: PeerMessage, now: LeaseInstant) -> LeaseInstant? {
         guard m.validFor > .zero else { return nil }
-        return now + m.validFor + (m.fromMeridian ? .zero : settings.wireResolution)
+        if m.fromMeridian { return now + m.validFor }
+        // boothd truncates the leases it sends (up to one wire unit less than its own view)
+        // and holds until its own expiry with no margin for clock drift: honour it for one
+        // unit more, plus the drift and the margin a Meridian leader would have subtracted.
+        let drift = m.validFor - settings.holdTime(granted: m.validFor) - settings.safetyMargin
+        return now + m.validFor + settings.wireResolution + drift + settings.safetyMargin
     }
 
     mutating func extendPromise(_ p: LeaseInstant?) {
@@ -283,7 +293,7 @@ public struct TicketLease: Sendable {
             log(.warning, "member \(c) asks for votes (term \(m.term)) but the ticket is held here; rejected")
             return reject(c, .termStillValid, request: .requestVote, now: now)
         }
-        if let p = promisedUntil, p > now, leader != nil {
+        if let p = promisedUntil, p > now {
             return reject(c, .termStillValid, request: .requestVote, now: now)
         }
         if m.reason == .ticketLost, revoked, leader == nil {

@@ -122,8 +122,14 @@ public struct PersistentTicketState: Sendable, Hashable, Codable {
     /// Manual tickets: granted here without expiry.
     public var manualGrantedHere: Bool
 
+    /// Set by a shell that makes promises durable ahead of need: no promise ever reached past
+    /// this instant. A restart refuses candidates until then.
+    public var promiseCeiling: LeaseInstant?
+
     public init(term: UInt32 = 0, voteTerm: UInt32 = 0, votedFor: Int? = nil, leader: Int? = nil, promisedUntil: LeaseInstant? = nil,
-                holderUntil: LeaseInstant? = nil, revoked: Bool = true, manualGrantedHere: Bool = false) {
+                holderUntil: LeaseInstant? = nil, revoked: Bool = true, manualGrantedHere: Bool = false,
+                promiseCeiling: LeaseInstant? = nil) {
+        self.promiseCeiling = promiseCeiling
         self.term = term
         self.voteTerm = voteTerm
         self.votedFor = votedFor

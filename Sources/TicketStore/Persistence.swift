@@ -40,6 +40,7 @@ public struct StoredTicketState: Codable, Sendable, Equatable {
     public var holderUntilEpochNs: Int64?
     public var revoked: Bool
     public var manualGrantedHere: Bool
+    public var promiseCeilingEpochNs: Int64?
 }
 
 /// Stores each ticket's protocol state in `<directory>/<ticket>.state`: two 1 KiB slots written
@@ -70,7 +71,8 @@ public final class StateDirectory: @unchecked Sendable {
             ticket: ticket, term: s.term, voteTerm: s.voteTerm, votedFor: s.votedFor.map { members[$0] },
             leader: s.leader.map { members[$0] }, promisedUntilEpochNs: s.promisedUntil.map { clocks.wall(of: $0) },
             holderUntilEpochNs: s.holderUntil.map { clocks.wall(of: $0) }, revoked: s.revoked,
-            manualGrantedHere: s.manualGrantedHere)
+            manualGrantedHere: s.manualGrantedHere,
+            promiseCeilingEpochNs: s.promiseCeiling.map { clocks.wall(of: $0) })
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         let json = Array(try enc.encode(stored))
@@ -147,7 +149,8 @@ public final class StateDirectory: @unchecked Sendable {
             term: s.term, voteTerm: s.voteTerm, votedFor: idx(s.votedFor), leader: idx(s.leader),
             promisedUntil: s.promisedUntilEpochNs.map { clocks.instant(ofWall: $0) },
             holderUntil: s.holderUntilEpochNs.map { clocks.instant(ofWall: $0) }, revoked: s.revoked,
-            manualGrantedHere: s.manualGrantedHere)
+            manualGrantedHere: s.manualGrantedHere,
+            promiseCeiling: s.promiseCeilingEpochNs.map { clocks.instant(ofWall: $0) })
     }
 }
 
