@@ -33,10 +33,7 @@ final class PeerHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let env = unwrapInboundIn(data)
         var buf = env.data
-        guard buf.readableBytes <= BoothWire.maxPacketSize, let bytes = buf.readBytes(length: buf.readableBytes) else {
-            daemon.unknownSenders += 0
-            return
-        }
+        guard let bytes = buf.readBytes(length: buf.readableBytes) else { return }
         daemon.receivePeer(bytes, from: env.remoteAddress)
     }
 

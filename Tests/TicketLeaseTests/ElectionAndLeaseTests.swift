@@ -128,20 +128,26 @@ import Testing
         #expect(f.nextWakeup == at + .seconds(10))
     }
 
-    @Test func followerAddsOneWireUnitWhenTheSenderIsBoothd() {
+    /// boothd truncates leases and applies no drift margin of its own: a follower honours its
+    /// lease for one wire unit more plus the drift allowance and margin a Meridian leader uses.
+    @Test func followerAddsAWireUnitAndTheMarginWhenTheSenderIsBoothd() {
         var f = F.started(1)
         let at = t0 + .seconds(5)
+        let s = F.settings()
         let d = f.receive(F.msg(.heartbeat, leader: 0, term: 1, valid: .seconds(10), meridian: false), from: 0, now: at)
-        #expect(d.persisted?.promisedUntil == at + .seconds(11))
-        #expect(
-            d.messages.map(\.message) == [F.msg(.ack, request: .heartbeat, leader: 0, term: 1, valid: .seconds(11))])
+        // drift allowance = D − holdTime(D) − margin = D·2ρ/(1+ρ) ≈ 9.995 ms for D = 10 s, ρ = 500 ppm
+        let slack = Duration.seconds(1) + (.seconds(10) - s.holdTime(granted: .seconds(10)))
+        #expect(slack > .milliseconds(1109) && slack < .milliseconds(1111))
+        #expect(d.persisted?.promisedUntil == at + .seconds(10) + slack)
+        #expect(d.messages.map(\.message.command) == [.ack])
 
         let ms = F.settings(
             expire: .seconds(4), timeout: .milliseconds(500), millisecondWire: true,
             renewal: .milliseconds(2500))
         var g = F.started(1, ms)
         let e = g.receive(F.msg(.heartbeat, leader: 0, term: 1, valid: .seconds(4), meridian: false), from: 0, now: at)
-        #expect(e.persisted?.promisedUntil == at + .milliseconds(4001))
+        let msSlack = Duration.milliseconds(1) + (.seconds(4) - ms.holdTime(granted: .seconds(4)))
+        #expect(e.persisted?.promisedUntil == at + .seconds(4) + msSlack)
     }
 
     @Test func voterRefusesEveryCandidateWhilePromiseIsValidIncludingTheOldLeader() {
