@@ -54,7 +54,7 @@ extension Unpacker {
                 childConfigID: rsc.cloneChildXML?.attribute("id") ?? "")
         }
         let state = ResourceState(
-            role: rsc.role, nextRole: rsc.nextRole == .unknown ? nil : rsc.nextRole,
+            role: rsc.variant == .primitive ? rsc.role : collectiveRole(rsc), nextRole: rsc.nextRole == .unknown ? nil : rsc.nextRole,
             runningOn: rsc.runningOn.map { nodes[$0].name },
             knownOn: rsc.knownOn.sorted().map { nodes[$0].name },
             pendingNode: rsc.pendingNode.map { nodes[$0].name }, pendingTask: rsc.pendingTask,
@@ -69,6 +69,12 @@ extension Unpacker {
             agent: rsc.agent, parent: rsc.parent, children: rsc.children, meta: rsc.meta,
             parameters: rsc.parameters, operations: rsc.operations, settings: settings, clone: clone,
             description: rsc.description, line: rsc.line, state: state)
+    }
+
+    /// A group's or clone's role: the highest role of its members (`fns->state`).
+    func collectiveRole(_ rsc: WorkingResource) -> Role {
+        guard rsc.variant != .primitive else { return rsc.role }
+        return rsc.children.map { collectiveRole(resources[$0]) }.max() ?? .unknown
     }
 
     /// Pacemaker's `pe__count_common`.

@@ -381,7 +381,9 @@ public enum RequiredAction: Sendable, Hashable {
 
 /// A resource's state after reading the status section.
 public struct ResourceState: Sendable, Hashable {
-    /// The current role (for collective resources: the highest role of an instance).
+    /// The current role; for groups and clones the highest role of a member, as
+    /// Pacemaker computes it. Instances of promotable clones that run unpromoted are
+    /// `started` until promoted or demoted, as in Pacemaker (shown as Unpromoted).
     public var role: Role
     /// The role the resource must end up in, if the history or `target-role` fixes one.
     public var nextRole: Role?
