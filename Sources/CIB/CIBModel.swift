@@ -112,7 +112,9 @@ public struct CIBModel: Sendable {
     /// it: the sum of the node's `fail-count-*` attributes for the resource (clone
     /// instance numbers ignored for anonymous clones), 0 when `effective` and every
     /// failure is older than the resource's failure timeout.
-    public func failCount(of index: Int, on nodeName: String, effective: Bool = true) -> (
+    public func failCount(
+        of index: Int, on nodeName: String, effective: Bool = true
+    ) -> (
         count: Score, lastFailure: Int?
     ) {
         guard let node = node(named: nodeName) else { return (.zero, nil) }
@@ -153,7 +155,8 @@ public struct CIBModel: Sendable {
 
     init(
         source: String, validateWith: String?, featureSet: String?, version: CIBVersion, haveQuorum: Bool,
-        dcID: String?, executionDate: Int?, givenTime: Int?, effectiveTime: Int?, recheckBy: Int?, properties: ClusterProperties, nodes: [Node],
+        dcID: String?, executionDate: Int?, givenTime: Int?, effectiveTime: Int?, recheckBy: Int?,
+        properties: ClusterProperties, nodes: [Node],
         resources: [Resource], topLevel: [Int], constraints: Constraints, resourceDefaults: [AttributeSet],
         operationDefaults: [AttributeSet], tickets: [Ticket],
         failedOperations: [FailedOperation], historyLocations: [HistoryLocation],

@@ -29,7 +29,8 @@ extension Unpacker {
         for index in topLevel { count(index, into: &counts) }
         return CIBModel(
             source: source, validateWith: validateWith, featureSet: featureSet, version: version,
-            haveQuorum: haveQuorum, dcID: dcID, executionDate: executionDate, givenTime: now, effectiveTime: effectiveTime, recheckBy: recheckBy,
+            haveQuorum: haveQuorum, dcID: dcID, executionDate: executionDate, givenTime: now,
+            effectiveTime: effectiveTime, recheckBy: recheckBy,
             properties: properties, nodes: frozenNodes, resources: frozenResources, topLevel: topLevel,
             constraints: constraints, resourceDefaults: resourceDefaultSets, operationDefaults: operationDefaultSets,
             tickets: tickets, failedOperations: failed, historyLocations: historyLocations,
@@ -54,7 +55,8 @@ extension Unpacker {
                 childConfigID: rsc.cloneChildXML?.attribute("id") ?? "")
         }
         let state = ResourceState(
-            role: rsc.variant == .primitive ? rsc.role : collectiveRole(rsc), nextRole: rsc.nextRole == .unknown ? nil : rsc.nextRole,
+            role: rsc.variant == .primitive ? rsc.role : collectiveRole(rsc),
+            nextRole: rsc.nextRole == .unknown ? nil : rsc.nextRole,
             runningOn: rsc.runningOn.map { nodes[$0].name },
             knownOn: rsc.knownOn.sorted().map { nodes[$0].name },
             pendingNode: rsc.pendingNode.map { nodes[$0].name }, pendingTask: rsc.pendingTask,

@@ -253,9 +253,12 @@ extension CIBModel {
         }
         if !stopped.isEmpty {
             beginHeader(&text)
-            let statuses = Array(Set(stopped.values)).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            let statuses = Array(Set(stopped.values)).sorted {
+                Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8))
+            }
             for status in statuses {
-                let names = glibSorted(stopped.filter { $0.value == status }.map(\.key).sorted(), by: pacemakerNameCompare)
+                let names = glibSorted(
+                    stopped.filter { $0.value == status }.map(\.key).sorted(), by: pacemakerNameCompare)
                 if !names.isEmpty { text.item("\(status): [ \(names.joined(separator: " ")) ]") }
             }
         } else if activeInstances == 0 {

@@ -127,7 +127,8 @@ extension Unpacker {
             let id = try requiredID(set, what: "<resource_set>")
             var members: [String] = []
             for reference in set.children(named: "resource_ref") {
-                members.append(try checkResource(reference.attribute("id"), attribute: "resource_ref id", in: reference))
+                members.append(
+                    try checkResource(reference.attribute("id"), attribute: "resource_ref id", in: reference))
             }
             try checkPromotable(
                 members, role: try readRole(set.attribute("role"), attribute: "role", in: set),

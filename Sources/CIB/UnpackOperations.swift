@@ -86,7 +86,8 @@ extension Unpacker {
             }
         }
         if maskable {
-            updateResourceState(rsc, node: node, record, task: task, rc: expectedRC, lastFailure: lastFailure,
+            updateResourceState(
+                rsc, node: node, record, task: task, rc: expectedRC, lastFailure: lastFailure,
                 onFail: &onFail)
             recordFailedOperation(record, node: node, rsc: rsc)
             addLocation(parent.index, node: node, score: .minusInfinity, reason: "masked-probe-failure")
@@ -155,7 +156,8 @@ extension Unpacker {
     ) {
         let task = record.task
         if task == "monitor" {
-            let effective = rc == OCFExit.degraded ? OCFExit.ok : (rc == OCFExit.degradedPromoted ? OCFExit.runningPromoted : rc)
+            let effective =
+                rc == OCFExit.degraded ? OCFExit.ok : (rc == OCFExit.degradedPromoted ? OCFExit.runningPromoted : rc)
             if effective != rc {
                 if !nodes[node].shutdown || nodes[node].online {
                     recordFailedOperation(record, node: node, rsc: rsc)
@@ -172,7 +174,8 @@ extension Unpacker {
         let isProbe = record.isProbe
         if expectedRC < 0 {
             status = .error
-            warn("expected result not found for \(record.key) on \(nodes[node].name) (corrupt or obsolete CIB?)",
+            warn(
+                "expected result not found for \(record.key) on \(nodes[node].name) (corrupt or obsolete CIB?)",
                 at: nil)
         } else if expectedRC != rc {
             status = .error

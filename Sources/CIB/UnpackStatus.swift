@@ -37,7 +37,8 @@ extension Unpacker {
 
     mutating func addTicketsNamedByConstraints() {
         for constraint in constraints.ticket where !tickets.contains(where: { $0.id == constraint.ticket }) {
-            tickets.append(Ticket(id: constraint.ticket, granted: false, standby: false, lastGranted: nil, state: [:], line: nil))
+            tickets.append(
+                Ticket(id: constraint.ticket, granted: false, standby: false, lastGranted: nil, state: [:], line: nil))
         }
     }
 
@@ -387,7 +388,9 @@ extension Unpacker {
 
     /// Pacemaker's `find_anonymous_clone`: the instance active on the node, else a
     /// free instance, else a new orphan instance.
-    mutating func findAnonymousInstance(_ clone: WorkingResource, node: Int, name: String) throws(CIBError)
+    mutating func findAnonymousInstance(
+        _ clone: WorkingResource, node: Int, name: String
+    ) throws(CIBError)
         -> WorkingResource
     {
         var found: WorkingResource?
@@ -395,9 +398,9 @@ extension Unpacker {
         var skipInactive = false
         for child in clone.children {
             if found != nil { break }
-            let where_ = locations(of: child)
-            if !where_.isEmpty {
-                if where_[0] == node, let member = findCloneMember(name, in: child) {
+            let places = locations(of: child)
+            if !places.isEmpty {
+                if places[0] == node, let member = findCloneMember(name, in: child) {
                     if !member.runningOn.isEmpty {
                         skipInactive = true
                     } else {

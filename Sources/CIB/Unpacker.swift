@@ -52,7 +52,6 @@ final class WorkingResource {
     var operationMeta: [[AttributeSet]] = []
     var description: String?
 
-
     // Flags, as Pacemaker's pe_rsc_* flags.
     var managed = true
     var maintenance = false
@@ -207,7 +206,9 @@ struct Unpacker {
         guard let id = xml.attribute("id"), !id.isEmpty else {
             throw error(
                 .missingID, "\(what) has no id", at: xml,
-                hint: "add an id attribute that is unique in the CIB, for example <\(xml.name) id=\"my-\(xml.name)\" ...>")
+                hint:
+                    "add an id attribute that is unique in the CIB, for example <\(xml.name) id=\"my-\(xml.name)\" ...>"
+            )
         }
         return id
     }
@@ -302,7 +303,8 @@ struct Unpacker {
                 let attribute = child.attribute("attribute") ?? ""
                 let operation = AttributeOperation(rawValue: (child.attribute("operation") ?? "").lowercased()) ?? .eq
                 if attribute == "#role" {
-                    conditions.append(.role(operation: operation, value: child.attribute("value"), id: child.attribute("id")))
+                    conditions.append(
+                        .role(operation: operation, value: child.attribute("value"), id: child.attribute("id")))
                 } else {
                     conditions.append(
                         .attribute(
@@ -326,7 +328,9 @@ struct Unpacker {
                 conditions.append(
                     .operation(
                         name: child.attribute("name") ?? "",
-                        intervalMilliseconds: child.attribute("interval").map { pacemakerIntervalMilliseconds($0) ?? 0 },
+                        intervalMilliseconds: child.attribute("interval").map {
+                            pacemakerIntervalMilliseconds($0) ?? 0
+                        },
                         id: child.attribute("id")))
             default:
                 continue

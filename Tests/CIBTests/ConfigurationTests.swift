@@ -147,7 +147,8 @@ struct ConfigurationTests {
     @Test("resources are listed by descending priority, stable otherwise")
     func priorityOrder() throws {
         let xml = cibXML(
-            resources: dummy("a") + dummy("b", meta: ["priority": "10"]) + dummy("c") + dummy("d", meta: ["priority": "10"]))
+            resources: dummy("a") + dummy("b", meta: ["priority": "10"]) + dummy("c")
+                + dummy("d", meta: ["priority": "10"]))
         let model = try unpack(xml)
         #expect(model.topLevel.map { model.resources[$0].id } == ["b", "d", "a", "c"])
     }
@@ -176,7 +177,8 @@ struct ConfigurationTests {
     @Test("constraints of every kind unpack with their roles, sets and options")
     func constraints() throws {
         let xml = cibXML(
-            resources: dummy("a") + dummy("b") + "<clone id=\"ms\"><meta_attributes id=\"ms-m\"><nvpair id=\"ms-p\" name=\"promotable\" value=\"true\"/></meta_attributes>\(dummy("s"))</clone>",
+            resources: dummy("a") + dummy("b")
+                + "<clone id=\"ms\"><meta_attributes id=\"ms-m\"><nvpair id=\"ms-p\" name=\"promotable\" value=\"true\"/></meta_attributes>\(dummy("s"))</clone>",
             constraints: """
                 <rsc_location id="loc-node" rsc="a" node="node1" score="100" resource-discovery="never"/>
                 <rsc_location id="loc-rule" rsc="ms" role="Promoted">

@@ -53,7 +53,8 @@ struct ErrorTests {
     @Test("a constraint naming a missing resource names the constraint and the attribute")
     func missingResource() throws {
         let error = try #require(
-            unpackError(cibXML(resources: dummy("a"), constraints: "<rsc_order id=\"o1\" first=\"a\" then=\"nosuch\"/>")))
+            unpackError(
+                cibXML(resources: dummy("a"), constraints: "<rsc_order id=\"o1\" first=\"a\" then=\"nosuch\"/>")))
         #expect(error.code == .unknownReference)
         #expect(error.element == "rsc_order")
         #expect(error.elementID == "o1")
@@ -80,7 +81,10 @@ struct ErrorTests {
     @Test("a location constraint naming a missing node names the node")
     func missingNode() throws {
         let error = try #require(
-            unpackError(cibXML(resources: dummy("a"), constraints: "<rsc_location id=\"l1\" rsc=\"a\" node=\"node9\" score=\"10\"/>")))
+            unpackError(
+                cibXML(
+                    resources: dummy("a"),
+                    constraints: "<rsc_location id=\"l1\" rsc=\"a\" node=\"node9\" score=\"10\"/>")))
         #expect(error.code == .unknownReference)
         #expect(error.elementID == "l1")
         #expect(error.message.contains("node9"))
@@ -92,7 +96,8 @@ struct ErrorTests {
             unpackError(
                 cibXML(
                     resources: dummy("a") + dummy("b"),
-                    constraints: "<rsc_colocation id=\"c1\" rsc=\"a\" with-rsc=\"b\" rsc-role=\"Leader\" score=\"10\"/>")))
+                    constraints: "<rsc_colocation id=\"c1\" rsc=\"a\" with-rsc=\"b\" rsc-role=\"Leader\" score=\"10\"/>"
+                )))
         #expect(error.code == .invalidValue)
         #expect(error.hint.contains("Promoted"))
     }
@@ -103,7 +108,9 @@ struct ErrorTests {
             unpackError(
                 cibXML(
                     resources: dummy("a") + dummy("b"),
-                    constraints: "<rsc_colocation id=\"c1\" rsc=\"a\" with-rsc=\"b\" with-rsc-role=\"Promoted\" score=\"10\"/>")))
+                    constraints:
+                        "<rsc_colocation id=\"c1\" rsc=\"a\" with-rsc=\"b\" with-rsc-role=\"Promoted\" score=\"10\"/>"))
+        )
         #expect(colocation.code == .contradictoryConfiguration)
         #expect(colocation.elementID == "c1")
         #expect(colocation.message.contains("b is not in a promotable clone"))
@@ -141,7 +148,9 @@ struct ErrorTests {
     @Test("an unknown order kind is read as Mandatory with a warning, as Pacemaker does")
     func unknownKind() throws {
         let model = try unpack(
-            cibXML(resources: dummy("a") + dummy("b"), constraints: "<rsc_order id=\"o\" first=\"a\" then=\"b\" kind=\"foo\"/>"))
+            cibXML(
+                resources: dummy("a") + dummy("b"),
+                constraints: "<rsc_order id=\"o\" first=\"a\" then=\"b\" kind=\"foo\"/>"))
         #expect(model.constraints.order[0].kind == .mandatory)
         #expect(model.warnings.contains { $0.elementID == "o" })
     }
@@ -176,7 +185,8 @@ struct SchemaTests {
 
     @Test("an invalid on-fail value fails with its line")
     func badOnFail() throws {
-        let xml = cibXML(resources: dummy("a", operations: "<op id=\"a-m\" name=\"monitor\" interval=\"10s\" on-fail=\"explode\"/>"))
+        let xml = cibXML(
+            resources: dummy("a", operations: "<op id=\"a-m\" name=\"monitor\" interval=\"10s\" on-fail=\"explode\"/>"))
         let error = try #require(try violation(xml))
         #expect(error.code == .schemaViolation)
         #expect(error.line != nil)
@@ -187,18 +197,24 @@ struct SchemaTests {
     func badValues() throws {
         #expect(
             try violation(
-                cibXML(resources: dummy("a"), constraints: "<rsc_location id=\"l\" rsc=\"a\" node=\"node1\" score=\"lots\"/>"))
+                cibXML(
+                    resources: dummy("a"),
+                    constraints: "<rsc_location id=\"l\" rsc=\"a\" node=\"node1\" score=\"lots\"/>"))
                 != nil)
         #expect(
             try violation(
-                cibXML(resources: dummy("a") + dummy("b"), constraints: "<rsc_colocation id=\"c\" rsc=\"a\" with-rsc=\"b\" rsc-role=\"Leader\" score=\"1\"/>"))
+                cibXML(
+                    resources: dummy("a") + dummy("b"),
+                    constraints: "<rsc_colocation id=\"c\" rsc=\"a\" with-rsc=\"b\" rsc-role=\"Leader\" score=\"1\"/>"))
                 != nil)
     }
 
     @Test("a misspelt element fails; elements outside the subset validate and are reported by unpacking")
     func elements() throws {
         #expect(try violation(cibXML(resources: "<primitve id=\"a\" class=\"ocf\" provider=\"p\" type=\"t\"/>")) != nil)
-        let bundle = cibXML(resources: "<bundle id=\"b\"><docker image=\"x\"/></bundle>", extraConfiguration: "<tags><tag id=\"t\"/></tags>")
+        let bundle = cibXML(
+            resources: "<bundle id=\"b\"><docker image=\"x\"/></bundle>",
+            extraConfiguration: "<tags><tag id=\"t\"/></tags>")
         #expect(try violation(bundle) == nil)
         let model = try unpack(bundle)
         #expect(model.unsupportedFeatures.map(\.name).contains("bundle"))

@@ -18,7 +18,8 @@ struct RenderTests {
                 history: lrmResource("vip", lrmOp("vip", "start", call: 2))
                     + lrmResource("fs", lrmOp("fs", "start", call: 3))
                     + lrmResource("db", lrmOp("db", "start", call: 4), lrmOp("db", "promote", call: 5)))
-                + onlineState("node2", attributes: ["standby": "on"], history: lrmResource("db", lrmOp("db", "start", call: 4)))
+                + onlineState(
+                    "node2", attributes: ["standby": "on"], history: lrmResource("db", lrmOp("db", "start", call: 4)))
                 + nodeState("node3", inCCM: "false", crmd: "offline", join: "down", expected: "down"))
         let model = try unpack(xml)
         let expected = """

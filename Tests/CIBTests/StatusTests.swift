@@ -6,7 +6,9 @@ import Testing
 
 @Suite("Node states")
 struct NodeStateTests {
-    func state(_ status: String, properties: [String: String] = [:], nodes: [String] = ["node1"]) throws
+    func state(
+        _ status: String, properties: [String: String] = [:], nodes: [String] = ["node1"]
+    ) throws
         -> NodeState
     {
         var options = properties
@@ -92,7 +94,8 @@ struct NodeStateTests {
                 status: onlineState(
                     "node1",
                     attributes: [
-                        "master-rsc": "10", "fail-count-rsc#monitor_10000": "3", "last-failure-rsc#monitor_10000": "1700000000",
+                        "master-rsc": "10", "fail-count-rsc#monitor_10000": "3",
+                        "last-failure-rsc#monitor_10000": "1700000000",
                     ]), cibAttributes: "dc-uuid=\"node1\" crm_feature_set=\"3.16.2\""))
         let node = try #require(model.node(named: "node1"))
         #expect(node.state.isDC)
@@ -107,19 +110,22 @@ struct NodeStateTests {
 @Suite("Resource state from operation history")
 struct HistoryTests {
     func model(
-        _ history: String, resources: String = dummy("rsc"), properties: [String: String] = ["stonith-enabled": "false"],
+        _ history: String, resources: String = dummy("rsc"),
+        properties: [String: String] = ["stonith-enabled": "false"],
         node2: String? = nil, featureSet: String = "3.16.2", now: Date? = testNow
     ) throws -> CIBModel {
         try unpack(
             cibXML(
                 properties: properties, resources: resources,
-                status: onlineState("node1", history: history) + (node2.map { onlineState("node2", history: $0) } ?? ""),
+                status: onlineState("node1", history: history)
+                    + (node2.map { onlineState("node2", history: $0) } ?? ""),
                 cibAttributes: "crm_feature_set=\"\(featureSet)\""), now: now)
     }
 
     @Test("a successful start makes the resource Started there")
     func started() throws {
-        let model = try model(lrmResource("rsc", lrmOp("rsc", "monitor", call: 1, rc: 7), lrmOp("rsc", "start", call: 2)))
+        let model = try model(
+            lrmResource("rsc", lrmOp("rsc", "monitor", call: 1, rc: 7), lrmOp("rsc", "start", call: 2)))
         let state = try #require(model.resource("rsc")).state
         #expect(state.role == .started)
         #expect(state.runningOn == ["node1"])
@@ -145,7 +151,9 @@ struct HistoryTests {
         #expect(history.operations.map(\.callID) == [3, 4])
     }
 
-    @Test("promote and a promoted monitor make a promotable instance Promoted; start leaves it Started (shown Unpromoted)")
+    @Test(
+        "promote and a promoted monitor make a promotable instance Promoted; start leaves it Started (shown Unpromoted)"
+    )
     func promotable() throws {
         let resources = """
             <clone id="ms"><meta_attributes id="ms-m"><nvpair id="ms-p" name="promotable" value="true"/></meta_attributes>\(dummy("s"))</clone>
@@ -176,7 +184,8 @@ struct HistoryTests {
         #expect(model.failedOperations.map(\.resource) == ["rsc"])
 
         let ignoring = try self.model(
-            lrmResource("rsc", lrmOp("rsc", "start", call: 2), lrmOp("rsc", "monitor", interval: 10000, call: 3, rc: 1)),
+            lrmResource(
+                "rsc", lrmOp("rsc", "start", call: 2), lrmOp("rsc", "monitor", interval: 10000, call: 3, rc: 1)),
             resources: dummy("rsc", operations: "<op id=\"m\" name=\"monitor\" interval=\"10s\" on-fail=\"ignore\"/>"))
         let ignored = try #require(ignoring.resource("rsc")).state
         #expect(!ignored.isFailed && ignored.failureIgnored && ignored.role == .started)
@@ -184,7 +193,8 @@ struct HistoryTests {
 
     @Test("a failed stop blocks the resource without fencing and fences the node with it")
     func failedStop() throws {
-        let blocked = try model(lrmResource("rsc", lrmOp("rsc", "start", call: 2), lrmOp("rsc", "stop", call: 3, rc: 1)))
+        let blocked = try model(
+            lrmResource("rsc", lrmOp("rsc", "start", call: 2), lrmOp("rsc", "stop", call: 3, rc: 1)))
         let state = try #require(blocked.resource("rsc")).state
         #expect(state.isBlocked && !state.isManaged && state.isFailed)
         #expect(blocked.instanceCounts.blocked == 1)
@@ -211,7 +221,8 @@ struct HistoryTests {
     @Test("fail counts sum the operations; failure-timeout expires them against the given time")
     func failCounts() throws {
         let history = lrmResource(
-            "rsc", lrmOp("rsc", "start", call: 2), lrmOp("rsc", "monitor", interval: 10000, call: 3, rc: 1, lastChange: 1_700_000_000))
+            "rsc", lrmOp("rsc", "start", call: 2),
+            lrmOp("rsc", "monitor", interval: 10000, call: 3, rc: 1, lastChange: 1_700_000_000))
         func withCounts(_ meta: [String: String], now: Date?) throws -> CIBModel {
             try unpack(
                 cibXML(
@@ -251,7 +262,8 @@ struct HistoryTests {
         let model = try unpack(
             cibXML(
                 resources: dummy("rsc"),
-                status: onlineState("node1", attributes: ["fail-count-rsc": "INFINITY", "fail-count-rsc#start_0": "1"]),
+                status: onlineState(
+                    "node1", attributes: ["fail-count-rsc": "INFINITY", "fail-count-rsc#start_0": "1"]),
                 cibAttributes: "crm_feature_set=\"3.0.7\""))
         let rsc = try #require(model.resource("rsc"))
         #expect(model.failCount(of: rsc.index, on: "node1").count == .infinity)
@@ -263,7 +275,9 @@ struct HistoryTests {
         let model = try unpack(
             cibXML(
                 nodes: ["node1", "node2", "node3"], resources: resources,
-                status: onlineState("node1", attributes: ["fail-count-d:1#start_0": "2"], history: lrmResource("d", lrmOp("d", "start", call: 2)))
+                status: onlineState(
+                    "node1", attributes: ["fail-count-d:1#start_0": "2"],
+                    history: lrmResource("d", lrmOp("d", "start", call: 2)))
                     + onlineState("node2", history: lrmResource("d:5", lrmOp("d:5", "start", call: 2))),
                 cibAttributes: "crm_feature_set=\"3.16.2\""))
         #expect(model.resource("d:0")?.state.runningOn == ["node1"])
@@ -325,7 +339,9 @@ struct HistoryTests {
         let model = try unpack(
             cibXML(
                 resources: dummy("rsc"),
-                status: onlineState("node1", attributes: ["maintenance": "true"], history: lrmResource("rsc", lrmOp("rsc", "start", call: 2)))))
+                status: onlineState(
+                    "node1", attributes: ["maintenance": "true"],
+                    history: lrmResource("rsc", lrmOp("rsc", "start", call: 2)))))
         #expect(model.resource("rsc")?.state.isManaged == false)
         #expect(model.renderCurrentStatus().contains("Node node1: maintenance"))
     }

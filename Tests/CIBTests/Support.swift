@@ -44,7 +44,8 @@ func cibXML(
 
 /// A `<node_state>` of a node that is up and a full member.
 func onlineState(_ name: String, attributes: [String: String] = [:], history: String = "") -> String {
-    nodeState(name, inCCM: "true", crmd: "online", join: "member", expected: "member", attributes: attributes,
+    nodeState(
+        name, inCCM: "true", crmd: "online", join: "member", expected: "member", attributes: attributes,
         history: history)
 }
 
