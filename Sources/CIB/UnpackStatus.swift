@@ -80,9 +80,13 @@ extension Unpacker {
                 "ignoring resource-discovery-enabled for \(node.name): cluster nodes cannot disable resource "
                     + "discovery", at: state)
         }
-        for key in node.attributes.keys where key.hasPrefix("#health") {
-            report("node health", "node attribute \(key)", at: state, impact: .affectsDecisions)
-            break
+        // Health attributes count only with a node-health-strategy (reported with the option).
+        if let key = node.attributes.keys.sorted().first(where: { $0.hasPrefix("#health") }),
+            properties.nodeHealthStrategy == "none"
+        {
+            report(
+                "node health", "node attribute \(key) (no effect with node-health-strategy=none)", at: state,
+                impact: .ignored)
         }
         node.unclean = false
         node.seen = true
