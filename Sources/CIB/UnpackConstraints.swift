@@ -177,7 +177,7 @@ extension Unpacker {
         }
         let placement: LocationPlacement
         if let node = xml.attribute("node") {
-            guard nodeIndex(named: node) != nil else {
+            guard nodeIndex(named: node) != nil || unsupportedNodeNames.contains(node.lowercased()) else {
                 throw error(
                     .unknownReference, "node=\"\(node)\" names no node", at: xml,
                     hint: "use the uname of a node in <nodes>, or remove the constraint")

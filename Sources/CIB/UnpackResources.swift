@@ -5,6 +5,15 @@ import MeridianXML
 extension Unpacker {
     mutating func unpackResources(_ configuration: XMLElement) throws(CIBError) {
         guard let section = configuration.firstChild(named: "resources") else { return }
+        // Remote and guest nodes are unsupported; their names may still appear in constraints.
+        for xml in (try? section.select(".//primitive[@class='ocf' and @provider='pacemaker' and @type='remote']"))
+            ?? []
+        {
+            if let id = xml.attribute("id") { unsupportedNodeNames.insert(id.lowercased()) }
+        }
+        for xml in (try? section.select(".//meta_attributes/nvpair[@name='remote-node']")) ?? [] {
+            if let name = xml.attribute("value") { unsupportedNodeNames.insert(name.lowercased()) }
+        }
         for xml in section.children {
             switch xml.name {
             case "primitive", "group", "clone", "master":

@@ -156,6 +156,8 @@ struct Unpacker {
     var seenResourceIDs: [String: XMLElement] = [:]
     var unsupportedResourceIDs: Set<String> = []
     var promotableConfigIDs: Set<String> = []
+    /// Names of remote and guest nodes (unsupported), lower-cased.
+    var unsupportedNodeNames: Set<String> = []
     /// Resources by unique id, and by the names histories used for them (Pacemaker
     /// searches the resource tree for each history entry; an index keeps large
     /// clusters fast).

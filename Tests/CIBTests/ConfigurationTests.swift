@@ -248,6 +248,25 @@ struct ConfigurationTests {
         #expect(model.unsupportedFeatures.first { $0.name == "ACLs" }?.impact == .ignored)
     }
 
+    @Test("remote and guest nodes are reported, and constraints naming them still unpack")
+    func remoteNodes() throws {
+        let model = try unpack(
+            cibXML(
+                resources: """
+                    <primitive id="remote1" class="ocf" provider="pacemaker" type="remote"/>
+                    \(dummy("vm", meta: ["remote-node": "guest1"]))
+                    \(dummy("app"))
+                    """,
+                constraints: """
+                    <rsc_location id="on-remote" rsc="app" node="remote1" score="100"/>
+                    <rsc_location id="on-guest" rsc="app" node="guest1" score="100"/>
+                    """))
+        let names = model.unsupportedFeatures.map(\.name)
+        #expect(names.contains("remote node"))
+        #expect(names.contains("guest node"))
+        #expect(model.constraints.location.count == 2)
+    }
+
     @Test("rules evaluate as Pacemaker's: integers for lt/gt, strings otherwise, roles for #role")
     func ruleEvaluation() {
         let numeric = Rule(
