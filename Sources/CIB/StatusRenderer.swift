@@ -59,10 +59,17 @@ extension CIBModel {
                 header = true
             }
             let state = node.state
+            let health = nodeHealth(node)
             if state.unclean || state.pending || (state.standbyOnFail && state.online) || state.standby
-                || state.maintenance
+                || state.maintenance || health <= 0
             {
-                text.item("Node \(node.name): \(nodeStatusText(node))")
+                var line = "Node \(node.name): \(nodeStatusText(node))"
+                if health < 0 {
+                    line += " (health is RED)"
+                } else if health == 0 {
+                    line += " (health is YELLOW)"
+                }
+                text.item(line)
             } else if state.online {
                 online.append(node.name)
             } else {
@@ -72,6 +79,27 @@ extension CIBModel {
         if !online.isEmpty { text.item("Online: [ \(online.joined(separator: " ")) ]") }
         if !offline.isEmpty { text.item("OFFLINE: [ \(offline.joined(separator: " ")) ]") }
         if header { text.endList() }
+    }
+
+    /// Pacemaker's `pe__node_health`: negative when a `#health*` attribute is red, 0 when
+    /// one is yellow, positive otherwise (always positive without a health strategy).
+    func nodeHealth(_ node: Node) -> Int {
+        guard properties.nodeHealthStrategy != "none" else { return 1 }
+        let red = Score(pacemaker: properties.configured["node-health-red"] ?? "-INFINITY")
+        let yellow = Score(pacemaker: properties.configured["node-health-yellow"] ?? "0")
+        let green = Score(pacemaker: properties.configured["node-health-green"] ?? "0")
+        var result = 1
+        for (name, value) in node.attributes where name.hasPrefix("#health") {
+            switch value.lowercased() {
+            case "red": return -1
+            case "yellow": result = 0
+            default:
+                let score = Score(pacemaker: value)
+                if score <= red { return -1 }
+                if score <= yellow && yellow != green { result = 0 }
+            }
+        }
+        return result
     }
 
     /// Pacemaker's `node_text_status`.

@@ -83,6 +83,26 @@ struct RenderTests {
         #expect(text.contains("* rsc\t(ocf:pacemaker:Dummy):\t Started node1 (unmanaged)"))
     }
 
+    @Test("with a health strategy, unhealthy nodes are listed with their health")
+    func health() throws {
+        let xml = cibXML(
+            properties: ["stonith-enabled": "false", "node-health-strategy": "migrate-on-red"],
+            nodes: ["node1", "node2", "node3"],
+            status: onlineState("node1", attributes: ["#health-ipmi": "red"])
+                + onlineState("node2", attributes: ["#health-ipmi": "yellow"]) + onlineState("node3"))
+        let model = try unpack(xml)
+        let text = model.renderCurrentStatus()
+        #expect(text.contains("* Node node1: online (health is RED)"))
+        #expect(text.contains("* Node node2: online (health is YELLOW)"))
+        #expect(text.contains("* Online: [ node3 ]"))
+        #expect(model.unsupportedFeatures.contains { $0.name == "node health" && $0.impact == .affectsDecisions })
+        let ignored = try unpack(
+            cibXML(
+                properties: ["stonith-enabled": "false"], nodes: ["node1"],
+                status: onlineState("node1", attributes: ["#health-ipmi": "red"])))
+        #expect(ignored.renderCurrentStatus().contains("* Online: [ node1 ]"))
+    }
+
     @Test("an empty configuration says there are no resources")
     func empty() throws {
         let text = try unpack(cibXML(nodes: ["node1"], status: onlineState("node1"))).renderCurrentStatus()
