@@ -418,10 +418,10 @@ public struct TicketLease: Sendable {
             election = nil
         }
         if leader != l { log(.info, "following member \(l) (term \(m.term))") }
-        // A grant waiting here lost to this leader: tell the client (Booth: overgrant).
-        if !pendingGrants.isEmpty { finishClients(grant: .overgrant, now: now) }
         role = .follower
         leader = l
+        // A grant waiting here lost to this leader: tell the client (Booth: overgrant), naming it.
+        if !pendingGrants.isEmpty { finishClients(grant: .overgrant, now: now) }
         revoked = false
         nextElectionAt = nil
         acquireNotBefore = nil

@@ -159,10 +159,10 @@ import Testing
             F.msg(.heartbeat, leader: 0, term: 1, valid: .seconds(10), round: 1), from: 0,
             now: at + .milliseconds(50))
         #expect(ack.messages.map(\.message.command) == [.ack])
-        // The waiting grant lost to that leader (overgrant), now or when the handler ends.
+        // The waiting grant lost to that leader (overgrant, naming it), now or when the handler ends.
         let done = l.handlerFinished(success: true, now: at + .milliseconds(100))
         let replies = (ack + done).filter { if case .reply(1, .overgrant, _, true) = $0 { true } else { false } }
-        #expect(replies.count == 1)
+        #expect(replies == [.reply(1, .overgrant, leader: 0, final: true)])
         #expect(done.messages.isEmpty)
         #expect(l.role == .follower && l.voteTerm == 0)
     }
