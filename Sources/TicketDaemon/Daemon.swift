@@ -252,7 +252,12 @@ public final class TicketDaemon: @unchecked Sendable {
                 var st = state
                 st.promiseCeiling = durable[i]?.promiseCeiling
                 let last = durable[i]
-                let crossesVote = last == nil || state.voteTerm != last!.voteTerm || state.votedFor != last!.votedFor
+                // A candidate's vote for itself is written without waiting: it counts only in
+                // its own election, which a crash ends; if it won, the record of that win (one
+                // write, later) carries the vote term too. Votes for others are synced.
+                let selfVote = state.votedFor == me && state.voteTerm > (last?.voteTerm ?? 0)
+                let crossesVote = last == nil
+                    || ((state.voteTerm != last!.voteTerm || state.votedFor != last!.votedFor) && !selfVote)
                 let crossesPromise = state.promisedUntil.map { p in st.promiseCeiling.map { p > $0 } ?? true } ?? false
                 if last == nil || crossesVote || crossesPromise || (state.revoked && !last!.revoked)
                     || state.manualGrantedHere != last!.manualGrantedHere {
