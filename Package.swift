@@ -56,6 +56,7 @@ let package = Package(
         ], swiftSettings: strict),
         // Cluster information base and scheduler.
         .target(name: "CIB", dependencies: ["MeridianXML"], swiftSettings: strict),
+        .target(name: "Scheduler", dependencies: ["CIB"], swiftSettings: strict),
         .target(name: "TicketSimulation", dependencies: ["BoothConfig", "TicketLease"], swiftSettings: strict),
 
         // Executables.
@@ -88,6 +89,8 @@ let package = Package(
         .testTarget(name: "TicketSimulationTests", dependencies: ["TicketSimulation"], swiftSettings: strict),
         .testTarget(name: "CIBTests", dependencies: ["CIB"], exclude: ["status-known-failures.txt"],
                     swiftSettings: strict),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CIB"],
+                    exclude: ["scores-known-failures.txt"], swiftSettings: strict),
         .testTarget(name: "TicketDaemonTests", dependencies: ["TicketClient", "BoothConfig", "TicketWire"],
                     swiftSettings: strict),
     ]
