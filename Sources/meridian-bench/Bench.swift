@@ -45,7 +45,7 @@ struct Common: ParsableArguments {
 func fmt(_ ms: Double) -> String { String(format: "%9.1f ms", ms) }
 func line(_ label: String, _ xs: [Double]) {
     let s = summary(xs)
-    print("  \(label.padding(toLength: 34, withPad: " ", startingAt: 0)) min \(fmt(s.min))  median \(fmt(s.median))  max \(fmt(s.max))")
+    print("  \(label.padding(toLength: 46, withPad: " ", startingAt: 0)) min \(fmt(s.min))  median \(fmt(s.median))  max \(fmt(s.max))")
 }
 
 struct TicketFailover: ParsableCommand {

@@ -1,1 +1,0 @@
-// Scheduler: being written (issue 3).
