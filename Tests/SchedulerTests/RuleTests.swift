@@ -1,0 +1,126 @@
+// The scores phase on small handwritten CIBs, one rule at a time.
+import CIB
+import Foundation
+import Scheduler
+import Testing
+
+/// A CIB with nodes `node1`...`nodeN`, the given resources and constraints, and status.
+func cib(
+    nodes: Int = 2, properties: String = "", resources: String, constraints: String = "", status: String = "",
+    nodeAttributes: [Int: String] = [:]
+) -> String {
+    let nodeXML = (1...nodes).map { n in
+        let attributes = nodeAttributes[n].map {
+            "<instance_attributes id=\"node\(n)-ia\">\($0)</instance_attributes>"
+        } ?? ""
+        return "<node id=\"\(n)\" uname=\"node\(n)\">\(attributes)</node>"
+    }.joined()
+    let states = (1...nodes).map { n in
+        "<node_state id=\"\(n)\" uname=\"node\(n)\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\">"
+            + (status.isEmpty ? "" : status.replacingOccurrences(of: "@N\(n)@", with: ""))
+            + "</node_state>"
+    }
+    return """
+        <cib crm_feature_set="3.16.2" validate-with="pacemaker-3.0" admin_epoch="0" epoch="1" num_updates="0" have-quorum="1" dc-uuid="1">
+          <configuration>
+            <crm_config><cluster_property_set id="cib-bootstrap-options">
+              <nvpair id="o1" name="stonith-enabled" value="false"/>\(properties)
+            </cluster_property_set></crm_config>
+            <nodes>\(nodeXML)</nodes>
+            <resources>\(resources)</resources>
+            <constraints>\(constraints)</constraints>
+          </configuration>
+          <status>\(states.joined())</status>
+        </cib>
+        """
+}
+
+func dummy(_ id: String, meta: String = "") -> String {
+    let metaXML = meta.isEmpty ? "" : "<meta_attributes id=\"\(id)-meta\">\(meta)</meta_attributes>"
+    return "<primitive id=\"\(id)\" class=\"ocf\" provider=\"heartbeat\" type=\"Dummy\">\(metaXML)</primitive>"
+}
+
+func scores(_ xml: String) throws -> AllocationScores {
+    let model = try CIBModel.unpack(CIBModel.document(string: xml), now: nil)
+    return AllocationScores.compute(model)
+}
+
+@Suite("Scores phase rules")
+struct ScoresRuleTests {
+    @Test("a symmetric cluster allows every node at 0")
+    func symmetricDefault() throws {
+        let result = try scores(cib(resources: dummy("r")))
+        #expect(result.scores(of: "r") == ["node1": 0, "node2": 0])
+        #expect(
+            result.renderedLines() == [
+                "pcmk__primitive_assign: r allocation score on node1: 0",
+                "pcmk__primitive_assign: r allocation score on node2: 0",
+            ])
+    }
+
+    @Test("an asymmetric cluster allows only the nodes location constraints name")
+    func asymmetric() throws {
+        let xml = cib(
+            properties: "<nvpair id=\"o2\" name=\"symmetric-cluster\" value=\"false\"/>", resources: dummy("r"),
+            constraints: "<rsc_location id=\"l\" rsc=\"r\" node=\"node2\" score=\"50\"/>")
+        #expect(try scores(xml).scores(of: "r") == ["node2": 50])
+    }
+
+    @Test("location scores add up, saturate at INFINITY, and -INFINITY wins")
+    func infinityArithmetic() throws {
+        let xml = cib(
+            resources: dummy("r"),
+            constraints: """
+                <rsc_location id="l1" rsc="r" node="node1" score="INFINITY"/>
+                <rsc_location id="l2" rsc="r" node="node1" score="500"/>
+                <rsc_location id="l3" rsc="r" node="node2" score="INFINITY"/>
+                <rsc_location id="l4" rsc="r" node="node2" score="-INFINITY"/>
+                """)
+        #expect(try scores(xml).scores(of: "r") == ["node1": .infinity, "node2": .minusInfinity])
+    }
+
+    @Test("rules: #uname, node attributes, score-attribute")
+    func rules() throws {
+        let xml = cib(
+            nodes: 3,
+            resources: dummy("r"),
+            constraints: """
+                <rsc_location id="l1" rsc="r"><rule id="r1" score="-INFINITY">
+                  <expression id="e1" attribute="#uname" operation="eq" value="node1"/></rule></rsc_location>
+                <rsc_location id="l2" rsc="r"><rule id="r2" score-attribute="weight">
+                  <expression id="e2" attribute="weight" operation="defined"/></rule></rsc_location>
+                """,
+            nodeAttributes: [2: "<nvpair id=\"w2\" name=\"weight\" value=\"70\"/>"])
+        #expect(try scores(xml).scores(of: "r") == ["node1": .minusInfinity, "node2": 70, "node3": 0])
+    }
+
+    @Test("stickiness applies on the one node a managed resource runs on")
+    func stickiness() throws {
+        let history = """
+            <lrm id="lrm"><lrm_resources><lrm_resource id="r" class="ocf" provider="heartbeat" type="Dummy">
+            <lrm_rsc_op id="r_last_0" operation_key="r_start_0" operation="start" crm-debug-origin="x"
+              transition-key="1:1:0:abc" transition-magic="0:0;1:1:0:abc" call-id="3" rc-code="0" op-status="0"
+              interval="0" on_node="node2"/>
+            </lrm_resource></lrm_resources></lrm>
+            """
+        var xml = cib(resources: dummy("r", meta: "<nvpair id=\"s\" name=\"resource-stickiness\" value=\"100\"/>"))
+        xml = xml.replacingOccurrences(
+            of: "expected=\"member\"></node_state></status>", with: "expected=\"member\">\(history)</node_state></status>")
+        #expect(try scores(xml).scores(of: "r") == ["node1": 0, "node2": 100])
+    }
+
+    @Test("a fail count at migration-threshold bans the node")
+    func migrationThreshold() throws {
+        let attributes = """
+            <transient_attributes id="2"><instance_attributes id="st-2">
+              <nvpair id="f" name="fail-count-r#monitor_10000" value="3"/>
+              <nvpair id="lf" name="last-failure-r#monitor_10000" value="1000"/>
+            </instance_attributes></transient_attributes>
+            """
+        var xml = cib(resources: dummy("r", meta: "<nvpair id=\"m\" name=\"migration-threshold\" value=\"3\"/>"))
+        xml = xml.replacingOccurrences(
+            of: "expected=\"member\"></node_state></status>",
+            with: "expected=\"member\">\(attributes)</node_state></status>")
+        #expect(try scores(xml).scores(of: "r") == ["node1": 0, "node2": .minusInfinity])
+    }
+}
