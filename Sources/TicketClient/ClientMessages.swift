@@ -121,7 +121,7 @@ public enum ClientMessages {
         }
         let signed = h.opts & BoothWire.optAuth != 0
         let trailer = signed ? BoothWire.hmacTrailerSize : 0
-        let isList = h.cmd == .clientList
+        let isList = h.cmd == .clientList || h.cmd == .attributeGet || h.cmd == .attributeList
         // Where the signed part ends: after the header for list replies, else at the end.
         let signedEnd = isList ? BoothWire.headerSize + trailer : bytes.count
         guard signedEnd <= bytes.count, signedEnd - trailer >= BoothWire.headerSize else {

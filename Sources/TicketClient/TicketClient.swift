@@ -132,6 +132,31 @@ public struct TicketClient: Sendable {
         return PeerList(reply: BoothdText.parsePeers(text, member: member), dialect: .boothd)
     }
 
+    /// The answer to a geo-attribute request: its result and, for get and list, the text.
+    public struct AttributeReply: Sendable, Equatable {
+        public var result: BoothResult
+        public var text: String?
+    }
+
+    /// Booth's geostore commands (`ASet`, `AGet`, `ADel`, `ALst`) at `member`.
+    public func attribute(
+        _ command: BoothCommand, ticket: String, name: String = "", value: String = "", at member: String
+    ) throws(TicketClientError) -> AttributeReply {
+        precondition(command.isAttributeCommand, "Internal inconsistency: \(command) is not an attribute command")
+        guard let bytes = BoothAttributePayload.request(
+            command, BoothAttributePayload(ticket: ticket, name: name, value: value),
+            from: SiteID.compute(address: member) ?? 0, key: authKey, timestamp: Self.wallClock())
+        else {
+            throw .badReply(address: member, port: port,
+                            reason: "attribute name must be under 64 bytes and value under 128 bytes")
+        }
+        let connection = try open(member)
+        try exchange(member: member) { () throws(ConnectionFailure) in try connection.send(bytes) }
+        let reply = try readReply(connection, member: member)
+        if reply.header.result == .authentication { throw .authenticationRejected(address: member, port: port) }
+        return AttributeReply(result: reply.header.result, text: reply.text)
+    }
+
     private func query(_ command: BoothCommand, at member: String) throws(TicketClientError) -> (
         ClientMessages.Reply, String
     ) {

@@ -85,6 +85,9 @@ extension TicketDaemon {
                 return
             }
         }
+        if header.opts & BoothWire.optAttr != 0 {
+            return attributeRequest(bytes, header: header, channel: channel)
+        }
         let json = header.options & BoothWire.meridianTagMask == BoothWire.meridianTag
             && header.options & ClientExtension.json != 0
         switch header.cmd {
@@ -176,6 +179,61 @@ extension TicketDaemon {
         h.cmd = .clientList
         h.options = BoothWire.meridianTag
         sendToClient(channel, BoothPacket(header: h, text: text))
+    }
+
+    // MARK: - Geo attributes (Booth's geostore)
+
+    /// ASet/AGet/ADel/ALst: attributes are kept per ticket in memory, as boothd does, and fed to
+    /// the lease core, which tests them for `attr-prereq`.
+    func attributeRequest(_ bytes: [UInt8], header: BoothHeader, channel: Channel) {
+        defer { channel.close(promise: nil) }
+        func result(_ r: BoothResult) {
+            var h = BoothHeader()
+            h.cmd = .clientResult
+            h.result = r
+            h.options = BoothWire.meridianTag
+            sendToClient(channel, BoothPacket(header: h))
+        }
+        guard let a = try? BoothAttributePayload.decode(bytes, at: BoothWire.headerSize) else {
+            logger.warning("client: malformed attribute request")
+            return result(.invalidArgument)
+        }
+        guard let t = leases.firstIndex(where: { $0.settings.ticket == a.ticket }) else {
+            logger.warning("client referenced unknown ticket \"\(a.ticket)\" (attribute \(a.name))")
+            return result(.invalidArgument)
+        }
+        let n = now()
+        switch header.cmd {
+        case .attributeSet:
+            logger.info("\(a.ticket): attribute \(a.name) = \(a.value)")
+            attributeTimes[a.ticket + "\u{0}" + a.name] = wallClockNanoseconds() / 1_000_000
+            execute(leases[t].setAttribute(a.name, value: a.value, now: n), ticket: t)
+            reschedule()
+            result(.success)
+        case .attributeDelete:
+            guard leases[t].attributes[a.name] != nil else { return result(.noSuchAttribute) }
+            logger.info("\(a.ticket): attribute \(a.name) deleted")
+            execute(leases[t].setAttribute(a.name, value: nil, now: n), ticket: t)
+            reschedule()
+            result(.success)
+        case .attributeGet:
+            guard let v = leases[t].attributes[a.name] else { return result(.noSuchAttribute) }
+            var h = BoothHeader()
+            h.cmd = .attributeGet
+            h.options = BoothWire.meridianTag
+            sendToClient(channel, BoothPacket(header: h, text: v + "\n"))
+        case .attributeList:
+            var h = BoothHeader()
+            h.cmd = .attributeList
+            h.options = BoothWire.meridianTag
+            let text = leases[t].attributes.keys.sorted().map { name in
+                let when = attributeTimes[a.ticket + "\u{0}" + name].map { String(formatEpochMs($0).prefix(19)) } ?? ""
+                return "\(name) \(leases[t].attributes[name]!) \(when)\n"
+            }.joined()
+            sendToClient(channel, BoothPacket(header: h, text: text))
+        default:
+            result(.invalidArgument)
+        }
     }
 
     // MARK: - Listings

@@ -83,6 +83,7 @@ public final class TicketDaemon: @unchecked Sendable {
     var guardInput: FileHandle?
     var lastGranted: [String: Bool] = [:]
     var stopping = false
+    var attributeTimes: [String: Int64] = [:]
     var sendSocket: Int32 = -1
     var dropped: Set<String> = []
     var dropFileCheckedAt: Int64 = 0

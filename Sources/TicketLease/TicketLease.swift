@@ -217,7 +217,14 @@ public struct TicketLease: Sendable {
 
     /// A geo attribute (attr-prereq) changed.
     public mutating func setAttribute(_ name: String, value: String?, now: LeaseInstant) -> [TicketDirective] {
-        transaction(now) { s in s.attributes[name] = value }
+        transaction(now) { s in
+            s.attributes[name] = value
+            // A prerequisite that now holds lets a site acquire a lost ticket it gave up on.
+            if s.role == .follower, s.leader == nil, !s.revoked, s.election == nil, s.nextElectionAt == nil,
+               s.handler == nil, s.membership.isSite, !s.settings.manual, s.prerequisitesMet(manual: false) {
+                s.scheduleAcquire(reason: s.electionReason, at: now, now: now)
+            }
+        }
     }
 
     // MARK: - Transaction: derive persist and backend directives from state changes

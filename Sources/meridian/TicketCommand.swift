@@ -16,7 +16,7 @@ struct TicketCommand: ParsableCommand {
 
             \(ExitStatus.table)
             """,
-        subcommands: [List.self, Grant.self, Revoke.self, Peers.self, Status.self])
+        subcommands: [List.self, Grant.self, Revoke.self, Peers.self, Status.self, Attr.self])
 }
 
 /// Options shared by every `meridian ticket` command: where the configuration is and which
