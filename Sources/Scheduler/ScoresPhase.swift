@@ -22,17 +22,46 @@ struct ScoresComputation {
     /// The node (index) each assigned resource got, `nil` for none; absent: not assigned yet.
     var assigned: [Int: Int?] = [:]
     var assigning: Set<Int> = []
+    /// Resources being merged into another's scores (Pacemaker's `pe_rsc_merging`).
+    var merging: Set<Int> = []
+    /// The next role of each assigned resource.
+    var nextRoles: [Int: Role] = [:]
+    /// Resources assigned per node (`num_resources`), for tie-breaking.
+    var assignedCount: [Int]
+    /// Colocations each resource depends on (`rsc_cons`), in Pacemaker's order.
+    var withConstraints: [[Colocation]]
+    /// Colocations depending on each resource (`rsc_cons_lhs`), in Pacemaker's order.
+    var dependentConstraints: [[Colocation]]
 
     init(model: CIBModel) {
         self.model = model
+        assignedCount = Array(repeating: 0, count: model.nodes.count)
+        let colocations = Colocation.unpack(model)
+        withConstraints = Array(repeating: [], count: model.resources.count)
+        dependentConstraints = Array(repeating: [], count: model.resources.count)
+        for colocation in colocations {
+            withConstraints[colocation.dependent].insertSorted(colocation) { a, b in
+                Colocation.compare(model, a.primary, b.primary)
+            }
+            dependentConstraints[colocation.primary].insertSorted(colocation) { a, b in
+                Colocation.compare(model, a.dependent, b.dependent)
+            }
+        }
         weights = model.resources.map { $0.state.allowedNodes }
         for index in weights.indices where weights[index].count < model.nodes.count {
             weights[index] += Array(repeating: nil, count: model.nodes.count - weights[index].count)
+        }
+        // Nodes enter a table as copies carrying their base score (`<node score=...>`).
+        for index in weights.indices {
+            for node in model.nodes where node.score != .zero {
+                if let score = weights[index][node.index] { weights[index][node.index] = node.score + score }
+            }
         }
     }
 
     mutating func run() -> AllocationScores {
         applyLocations()
+        applyTickets()
         for top in model.topLevel { applyStickiness(top) }
         for node in model.nodes {
             for top in model.topLevel { applyFailureThreshold(top, node: node) }
@@ -45,21 +74,23 @@ struct ScoresComputation {
 
     // MARK: Node criteria
 
-    /// Adds `score` for `node` to a resource's table (`resource_location`).
-    mutating func addLocation(_ resource: Int, node: Int, score: Score) {
+    /// Adds `score` for `node` to a resource's table (`resource_location`). A node
+    /// entering the table brings its base score, except from a location
+    /// constraint (whose node copy carries the constraint's score only).
+    mutating func addLocation(_ resource: Int, node: Int, score: Score, fromConstraint: Bool = false) {
         if let current = weights[resource][node] {
             weights[resource][node] = current + score
         } else {
-            weights[resource][node] = score
+            weights[resource][node] = fromConstraint ? score : model.nodes[node].score + score
         }
     }
 
     /// Applies a location to a resource and, for collective resources, its
     /// descendants, as Pacemaker's `rsc_location` callbacks do.
-    mutating func addLocationRecursively(_ resource: Int, node: Int, score: Score) {
-        addLocation(resource, node: node, score: score)
+    mutating func addLocationRecursively(_ resource: Int, node: Int, score: Score, fromConstraint: Bool = false) {
+        addLocation(resource, node: node, score: score, fromConstraint: fromConstraint)
         for child in model.resources[resource].children {
-            addLocationRecursively(child, node: node, score: score)
+            addLocationRecursively(child, node: node, score: score, fromConstraint: fromConstraint)
         }
     }
 
@@ -75,7 +106,7 @@ struct ScoresComputation {
                 switch constraint.placement {
                 case .node(let name, let score):
                     guard let node = model.node(named: name) else { continue }
-                    addLocationRecursively(resource.index, node: node.index, score: score)
+                    addLocationRecursively(resource.index, node: node.index, score: score, fromConstraint: true)
                 case .rules(let rules):
                     for rule in rules {
                         if let role = rule.role, role >= .unpromoted { continue }
@@ -87,7 +118,8 @@ struct ScoresComputation {
                             } else {
                                 score = rule.score ?? .zero
                             }
-                            addLocationRecursively(resource.index, node: node.index, score: score)
+                            addLocationRecursively(
+                                resource.index, node: node.index, score: score, fromConstraint: true)
                         }
                     }
                 }
@@ -131,19 +163,328 @@ struct ScoresComputation {
         addLocationRecursively(banned, node: node.index, score: .minusInfinity)
     }
 
+    /// `rsc_ticket` constraints whose ticket is not granted or in standby
+    /// (Pacemaker's `rsc_ticket_constraint`).
+    mutating func applyTickets() {
+        for constraint in model.constraints.ticket {
+            let ticket = model.tickets.first { $0.id == constraint.ticket }
+            let granted = ticket?.granted ?? false
+            let standby = ticket?.standby ?? false
+            if granted && !standby { continue }
+            var members: [(String, Role?)] = []
+            if let resource = constraint.resource { members.append((resource, constraint.role)) }
+            for set in constraint.sets {
+                for id in set.resources { members.append((id, set.role ?? constraint.role)) }
+            }
+            for (id, role) in members {
+                guard let resource = model.resource(id) else { continue }
+                applyTicket(resource.index, role: role, policy: constraint.lossPolicy, granted: granted)
+            }
+        }
+    }
+
+    mutating func applyTicket(_ index: Int, role: Role?, policy: TicketLossPolicy, granted: Bool) {
+        let resource = model.resources[index]
+        if !resource.children.isEmpty {
+            for child in resource.children { applyTicket(child, role: role, policy: policy, granted: granted) }
+            return
+        }
+        let banAll = { (s: inout ScoresComputation) in
+            for node in s.model.nodes { s.addLocation(index, node: node.index, score: .minusInfinity) }
+        }
+        let matchesRole = role == nil || role == resource.state.role
+        if !granted && !resource.state.runningOn.isEmpty {
+            switch policy {
+            case .stop: banAll(&self)
+            case .demote: if role != .promoted { banAll(&self) }
+            case .fence: if matchesRole { banAll(&self) }
+            case .freeze: break
+            }
+        } else if role != .promoted || policy == .stop {
+            banAll(&self)
+        }
+    }
+
     // MARK: Assignment
 
-    /// Reports a primitive's scores (`pcmk__primitive_assign`).
+    /// A node may run resources (Pacemaker's `pcmk__node_available` without scores).
+    func isAvailable(_ node: Int) -> Bool {
+        let state = model.nodes[node].state
+        return state.online && !state.unclean && !state.standby && !state.maintenance && !state.shutdown
+    }
+
+    /// Some node of a table is available with a non-negative score (`pcmk__any_node_available`).
+    func anyAvailable(_ table: [Score?]) -> Bool {
+        table.indices.contains { table[$0].map { $0 >= .zero } ?? false && isAvailable($0) }
+    }
+
+    /// The node (index) a resource is active on first (`pe__current_node`).
+    func currentNode(_ index: Int) -> Int? {
+        model.resources[index].state.runningOn.first.flatMap { model.node(named: $0)?.index }
+    }
+
+    /// Assigns a resource whose assignment is needed, if the phase can (primitives only so far).
+    mutating func assign(_ index: Int) {
+        if isStandalonePrimitive(index) { assignPrimitive(index) }
+    }
+
+    /// A primitive outside groups and clones (the resources the phase covers so far).
+    func isStandalonePrimitive(_ index: Int) -> Bool {
+        model.resources[index].variant == .primitive && model.resources[index].parent == nil
+    }
+
+    /// Computes and reports a primitive's scores and assigns it a node
+    /// (`pcmk__primitive_assign`).
     mutating func assignPrimitive(_ index: Int) {
         if assigned[index] != nil || assigning.contains(index) { return }
         assigning.insert(index)
         defer { assigning.remove(index) }
         let resource = model.resources[index]
+
+        for colocation in withConstraints[index] {
+            let archive =
+                (colocation.dependentRole ?? .unknown) >= .promoted
+                || (colocation.score < .zero && colocation.score > .minusInfinity)
+                ? weights[index] : nil
+            assign(colocation.primary)
+            applyColocation(colocation)
+            if let archive, !anyAvailable(weights[index]) { weights[index] = archive }
+        }
+        for colocation in dependentConstraints[index]
+        where colocation.hasInfluence(model) && isStandalonePrimitive(colocation.dependent) {
+            weights[index] = addColocatedScores(
+                from: colocation.dependent, into: weights[index], attribute: colocation.attribute,
+                factor: Double(colocation.score.value) / Double(Score.infinityValue))
+        }
+        let nextRole = resource.state.nextRole ?? resource.settings.targetRole
+        if nextRole == .stopped {
+            for node in model.nodes { addLocation(index, node: node.index, score: .minusInfinity) }
+        }
+
         for node in model.nodes {
             guard let score = weights[index][node.index] else { continue }
             entries.append(ScoreEntry(kind: .primitiveAssign, resource: resource.id, node: node.name, score: score))
         }
         covered[.primitiveAssign, default: []].insert(resource.id)
-        assigned[index] = .some(nil)
+
+        var chosen: Int?
+        if !resource.state.isManaged {
+            chosen = currentNode(index)
+            record(index, node: chosen, force: true)
+            return
+        } else if model.properties.stopAllResources {
+            record(index, node: nil, force: true)
+            return
+        }
+        let current = currentNode(index)
+        let candidates = model.nodes.indices.filter { weights[index][$0] != nil }.sorted { a, b in
+            let sa = isAvailable(a) ? weights[index][a]! : .minusInfinity
+            let sb = isAvailable(b) ? weights[index][b]! : .minusInfinity
+            if sa != sb { return sa > sb }
+            if assignedCount[a] != assignedCount[b] { return assignedCount[a] < assignedCount[b] }
+            if let current, a == current || b == current { return a == current }
+            return model.nodes[a].name.utf8.lexicographicallyPrecedes(model.nodes[b].name.utf8)
+        }
+        if let best = candidates.first {
+            chosen = best
+            if weights[index][best]! > .zero, isAvailable(best), let current, isAvailable(current),
+                weights[index][current].map({ $0 >= .zero }) ?? false
+            {
+                for other in candidates.dropFirst() {
+                    if weights[index][other] != weights[index][best] { break }
+                    if other == current { chosen = other }
+                }
+            }
+        }
+        record(index, node: chosen, force: false)
+    }
+
+    /// Records an assignment (`pcmk__assign_resource`).
+    mutating func record(_ index: Int, node: Int?, force: Bool) {
+        var node = node
+        if !force, let candidate = node,
+            (weights[index][candidate] ?? .minusInfinity) < .zero || !isAvailable(candidate)
+        {
+            node = nil
+        }
+        assigned[index] = .some(node)
+        let resource = model.resources[index]
+        if let node {
+            assignedCount[node] += 1
+            let next = resource.state.nextRole ?? resource.settings.targetRole
+            nextRoles[index] = (next == nil || next == .unknown || next == .stopped) ? .started : next!
+        } else {
+            nextRoles[index] = .stopped
+        }
+        if !resource.state.isManaged { nextRoles[index] = resource.state.role }
+    }
+
+    /// A colocation's effect on its dependent's scores, once the primary is assigned
+    /// (`pcmk__colocation_affects` and `pcmk__apply_coloc_to_weights`).
+    mutating func applyColocation(_ colocation: Colocation) {
+        let dependent = colocation.dependent
+        guard let primaryNode = assigned[colocation.primary] else { return }
+        if let role = colocation.dependentRole,
+            role != (model.resources[dependent].state.nextRole ?? model.resources[dependent].settings.targetRole)
+        {
+            return
+        }
+        if let role = colocation.primaryRole, role != nextRoles[colocation.primary] { return }
+        let value = primaryNode.flatMap { model.nodes[$0].attributes[colocation.attribute] }
+        if primaryNode == nil && colocation.score < .zero { return }
+        var work = weights[dependent]
+        for node in work.indices {
+            guard let score = work[node] else { continue }
+            if primaryNode == nil {
+                work[node] = .minusInfinity + score
+            } else if let value, let mine = model.nodes[node].attributes[colocation.attribute],
+                mine.lowercased() == value.lowercased()
+            {
+                if colocation.score < .infinity { work[node] = colocation.score + score }
+            } else if colocation.score >= .infinity {
+                work[node] = .minusInfinity + score
+            }
+        }
+        if colocation.score.isMinusInfinity || colocation.score.isInfinity || anyAvailable(work) {
+            weights[dependent] = work
+        }
+    }
+
+    /// The best score of a resource on an available node whose attribute has `value`
+    /// (`best_node_score_matching_attr`).
+    func bestScore(of index: Int, attribute: String, value: String?) -> Score {
+        var best = Score.minusInfinity
+        for node in model.nodes.indices {
+            guard let score = weights[index][node], score > best, isAvailable(node) else { continue }
+            let theirs = model.nodes[node].attributes[attribute]
+            if let value, let theirs, value.lowercased() == theirs.lowercased() { best = score }
+        }
+        return best
+    }
+
+    /// Merges a dependent's preferences into a table (`pcmk__add_colocated_node_scores`
+    /// for a primitive, with only active dependents and rollback).
+    mutating func addColocatedScores(from index: Int, into table: [Score?], attribute: String, factor: Double)
+        -> [Score?]
+    {
+        if merging.contains(index) { return table }
+        merging.insert(index)
+        defer { merging.remove(index) }
+        var work = table
+        for node in work.indices {
+            guard let current = work[node] else { continue }
+            let score = bestScore(of: index, attribute: attribute, value: model.nodes[node].attributes[attribute])
+            if factor < 0 && score < .zero { continue }
+            let product = factor * Double(score.value)
+            var weight = Int(product < 0 ? product - 0.5 : product + 0.5)
+            if weight == 0 && score != .zero { weight = factor > 0 ? 1 : (factor < 0 ? -1 : 0) }
+            work[node] = Score(weight) + current
+        }
+        guard anyAvailable(work) else { return table }
+        let multiplier = factor < 0 ? -1.0 : 1.0
+        for colocation in dependentConstraints[index]
+        where colocation.hasInfluence(model) && isStandalonePrimitive(colocation.dependent) {
+            work = addColocatedScores(
+                from: colocation.dependent, into: work, attribute: colocation.attribute,
+                factor: multiplier * Double(colocation.score.value) / Double(Score.infinityValue))
+        }
+        return work
+    }
+}
+
+/// A colocation between two resources, as Pacemaker unpacks it (`pcmk__colocation_t`).
+struct Colocation {
+    var id: String
+    /// The resource placed relative to the other (`rsc`).
+    var dependent: Int
+    /// The resource it is placed with (`with-rsc`).
+    var primary: Int
+    var score: Score
+    /// `rsc-role` (Started counts as no role).
+    var dependentRole: Role?
+    /// `with-rsc-role` (Started counts as no role).
+    var primaryRole: Role?
+    /// `node-attribute` (default `#uname`).
+    var attribute: String
+    /// `influence`, defaulting to the dependent's `critical`.
+    var influence: Bool
+
+    /// The dependent influences the primary's placement (`pcmk__colocation_has_influence`).
+    func hasInfluence(_ model: CIBModel) -> Bool {
+        influence || model.resources[primary].state.runningOn.isEmpty
+    }
+
+    /// Pacemaker's order of colocations in a resource's lists: higher priority
+    /// first, clones before groups before primitives, then by id.
+    static func compare(_ model: CIBModel, _ a: Int, _ b: Int) -> Int {
+        let ra = model.resources[a]
+        let rb = model.resources[b]
+        if ra.settings.priority != rb.settings.priority { return ra.settings.priority > rb.settings.priority ? -1 : 1 }
+        let rank: (Resource.Variant) -> Int = { $0 == .clone ? 2 : ($0 == .group ? 1 : 0) }
+        if rank(ra.variant) != rank(rb.variant) { return rank(ra.variant) > rank(rb.variant) ? -1 : 1 }
+        if ra.variant == .clone && ra.settings.isPromotable != rb.settings.isPromotable {
+            return ra.settings.isPromotable ? -1 : 1
+        }
+        if ra.id == rb.id { return 0 }
+        return ra.id.utf8.lexicographicallyPrecedes(rb.id.utf8) ? -1 : 1
+    }
+
+    /// The colocations of the configuration: pairs, and resource sets.
+    static func unpack(_ model: CIBModel) -> [Colocation] {
+        var result: [Colocation] = []
+        func role(_ role: Role?) -> Role? { role == .started || role == .unknown ? nil : role }
+        func add(_ constraint: ColocationConstraint, _ dependent: String, _ primary: String, _ score: Score,
+                 _ dependentRole: Role?, _ primaryRole: Role?) {
+            guard score != .zero, let d = model.resource(dependent), let p = model.resource(primary) else { return }
+            result.append(
+                Colocation(
+                    id: constraint.id, dependent: d.index, primary: p.index, score: score,
+                    dependentRole: role(dependentRole), primaryRole: role(primaryRole),
+                    attribute: constraint.nodeAttribute ?? "#uname",
+                    influence: constraint.influence ?? d.settings.critical))
+        }
+        for constraint in model.constraints.colocation {
+            if let pair = constraint.pair {
+                add(constraint, pair.resource, pair.withResource, constraint.score, pair.resourceRole,
+                    pair.withResourceRole)
+                continue
+            }
+            // Within a sequential set, each member is placed with the one before it;
+            // with a negative score, apart from every member before it.
+            for set in constraint.sets where set.sequential ?? true {
+                let score = set.score ?? constraint.score
+                if score < .zero {
+                    for (position, member) in set.resources.enumerated() {
+                        for previous in set.resources[..<position] {
+                            add(constraint, member, previous, score, set.role, set.role)
+                        }
+                    }
+                } else {
+                    for (previous, member) in zip(set.resources, set.resources.dropFirst()) {
+                        add(constraint, member, previous, score, set.role, set.role)
+                    }
+                }
+            }
+            // Between sets, the members of each set are placed with those of the next.
+            for (first, second) in zip(constraint.sets, constraint.sets.dropFirst()) {
+                let dependents = (first.sequential ?? true) ? Array(first.resources.suffix(1)) : first.resources
+                let primaries = (second.sequential ?? true) ? Array(second.resources.prefix(1)) : second.resources
+                for dependent in dependents {
+                    for primary in primaries {
+                        add(constraint, dependent, primary, constraint.score, first.role, second.role)
+                    }
+                }
+            }
+        }
+        return result
+    }
+}
+
+extension Array {
+    /// Inserts before the first element that does not compare lower, as GLib's
+    /// `g_list_insert_sorted` does (so equal elements end up newest first).
+    mutating func insertSorted(_ element: Element, by compare: (Element, Element) -> Int) {
+        let position = firstIndex { compare(element, $0) <= 0 } ?? count
+        insert(element, at: position)
     }
 }

@@ -124,3 +124,57 @@ struct ScoresRuleTests {
         #expect(try scores(xml).scores(of: "r") == ["node1": 0, "node2": .minusInfinity])
     }
 }
+
+@Suite("Scores phase: colocation, tickets, target-role")
+struct ScoresColocationTests {
+    @Test("a base node score enters with the node; a location constraint adds to it")
+    func baseScore() throws {
+        var xml = cib(resources: dummy("r"), constraints: "<rsc_location id=\"l\" rsc=\"r\" node=\"node1\" score=\"10\"/>")
+        xml = xml.replacingOccurrences(of: "uname=\"node1\">", with: "uname=\"node1\" score=\"100\">")
+        #expect(try scores(xml).scores(of: "r") == ["node1": 110, "node2": 0])
+    }
+
+    @Test("INFINITY colocation: -INFINITY where the primary is not")
+    func mandatoryColocation() throws {
+        let xml = cib(
+            resources: dummy("a") + dummy("b"),
+            constraints: """
+                <rsc_location id="l" rsc="a" node="node2" score="100"/>
+                <rsc_colocation id="c" rsc="b" with-rsc="a" score="INFINITY"/>
+                """)
+        let result = try scores(xml)
+        #expect(result.scores(of: "b") == ["node1": .minusInfinity, "node2": 0])
+    }
+
+    @Test("finite colocation adds its score where the primary is; the dependent's preference flows to the primary")
+    func advisoryColocation() throws {
+        let xml = cib(
+            resources: dummy("a") + dummy("b"),
+            constraints: """
+                <rsc_location id="l" rsc="b" node="node1" score="1000"/>
+                <rsc_colocation id="c" rsc="b" with-rsc="a" score="500"/>
+                """)
+        let result = try scores(xml)
+        // a gets b's best score times 500/INFINITY, rounded: 1000 * 0.0005 = 0.5 → 1.
+        #expect(result.scores(of: "a") == ["node1": 1, "node2": 0])
+        #expect(result.scores(of: "b") == ["node1": 1500, "node2": 0])
+    }
+
+    @Test("-INFINITY colocation with a stopped primary changes nothing")
+    func antiColocationWithStopped() throws {
+        let xml = cib(
+            resources: dummy("a", meta: "<nvpair id=\"t\" name=\"target-role\" value=\"Stopped\"/>") + dummy("b"),
+            constraints: "<rsc_colocation id=\"c\" rsc=\"b\" with-rsc=\"a\" score=\"-INFINITY\"/>")
+        let result = try scores(xml)
+        #expect(result.scores(of: "a") == ["node1": .minusInfinity, "node2": .minusInfinity])
+        #expect(result.scores(of: "b") == ["node1": 0, "node2": 0])
+    }
+
+    @Test("a ticket that is not granted bans its resources everywhere")
+    func ticketNotGranted() throws {
+        let xml = cib(
+            resources: dummy("r"),
+            constraints: "<rsc_ticket id=\"t\" rsc=\"r\" ticket=\"ticketA\"/>")
+        #expect(try scores(xml).scores(of: "r") == ["node1": .minusInfinity, "node2": .minusInfinity])
+    }
+}
