@@ -39,7 +39,17 @@ struct ScoresComputation {
         let colocations = Colocation.unpack(model)
         withConstraints = Array(repeating: [], count: model.resources.count)
         dependentConstraints = Array(repeating: [], count: model.resources.count)
-        for colocation in colocations {
+        var all = colocations
+        for resource in model.resources where resource.variant == .group && resource.parent == nil {
+            for (previous, member) in zip(resource.children, resource.children.dropFirst()) {
+                all.append(
+                    Colocation(
+                        id: "group:internal_colocation", dependent: member, primary: previous, score: .infinity,
+                        dependentRole: nil, primaryRole: nil, attribute: "#uname",
+                        influence: model.resources[member].settings.critical))
+            }
+        }
+        for colocation in all {
             withConstraints[colocation.dependent].insertSorted(colocation) { a, b in
                 Colocation.compare(model, a.primary, b.primary)
             }
@@ -66,9 +76,7 @@ struct ScoresComputation {
         for node in model.nodes {
             for top in model.topLevel { applyFailureThreshold(top, node: node) }
         }
-        for top in model.topLevel where model.resources[top].variant == .primitive {
-            assignPrimitive(top)
-        }
+        for top in model.topLevel { assign(top) }
         return AllocationScores(entries: entries, covered: covered)
     }
 
@@ -94,6 +102,27 @@ struct ScoresComputation {
         }
     }
 
+    /// Applies a location constraint's node score to a resource: a colocated group
+    /// takes the score itself and passes it to its first member only; the other
+    /// members get the node at 0 (`pcmk__group_apply_location`).
+    mutating func applyConstraintLocation(_ resource: Int, node: Int, score: Score) {
+        let r = model.resources[resource]
+        if r.variant == .group && isColocatedGroup(resource) {
+            addLocation(resource, node: node, score: score, fromConstraint: true)
+            for (position, member) in r.children.enumerated() {
+                applyConstraintLocation(member, node: node, score: position == 0 ? score : .zero)
+            }
+            return
+        }
+        addLocationRecursively(resource, node: node, score: score, fromConstraint: true)
+    }
+
+    /// A group whose members are placed together (`collocated`, default true).
+    func isColocatedGroup(_ index: Int) -> Bool {
+        model.resources[index].meta["collocated"].map { !["false", "no", "off", "0", "n"].contains($0.lowercased()) }
+            ?? true
+    }
+
     /// `rsc_location` constraints (Pacemaker's `pcmk__apply_locations`).
     mutating func applyLocations() {
         for constraint in model.constraints.location {
@@ -106,7 +135,7 @@ struct ScoresComputation {
                 switch constraint.placement {
                 case .node(let name, let score):
                     guard let node = model.node(named: name) else { continue }
-                    addLocationRecursively(resource.index, node: node.index, score: score, fromConstraint: true)
+                    applyConstraintLocation(resource.index, node: node.index, score: score)
                 case .rules(let rules):
                     for rule in rules {
                         if let role = rule.role, role >= .unpromoted { continue }
@@ -118,8 +147,7 @@ struct ScoresComputation {
                             } else {
                                 score = rule.score ?? .zero
                             }
-                            addLocationRecursively(
-                                resource.index, node: node.index, score: score, fromConstraint: true)
+                            applyConstraintLocation(resource.index, node: node.index, score: score)
                         }
                     }
                 }
@@ -190,6 +218,7 @@ struct ScoresComputation {
             return
         }
         let banAll = { (s: inout ScoresComputation) in
+            // resource_location on the resource and its ancestors' tables below the constraint.
             for node in s.model.nodes { s.addLocation(index, node: node.index, score: .minusInfinity) }
         }
         let matchesRole = role == nil || role == resource.state.role
@@ -225,23 +254,72 @@ struct ScoresComputation {
 
     /// Assigns a resource whose assignment is needed, if the phase can (primitives only so far).
     mutating func assign(_ index: Int) {
-        if isStandalonePrimitive(index) { assignPrimitive(index) }
+        guard isStandalonePrimitive(index) else { return }
+        if model.resources[index].variant == .group {
+            assignGroup(index)
+        } else {
+            assignPrimitive(index)
+        }
     }
 
-    /// A primitive outside groups and clones (the resources the phase covers so far).
+    /// A primitive or group outside clones, or a member of such a group (the
+    /// resources the phase covers so far).
     func isStandalonePrimitive(_ index: Int) -> Bool {
-        model.resources[index].variant == .primitive && model.resources[index].parent == nil
+        let resource = model.resources[index]
+        switch resource.variant {
+        case .clone: return false
+        case .group: return resource.parent == nil
+        case .primitive:
+            guard let parent = resource.parent else { return true }
+            return model.resources[parent].variant == .group && model.resources[parent].parent == nil
+        }
+    }
+
+    /// Reports a group's and its members' scores, then assigns the members in
+    /// order (`pcmk__group_assign`). The group's colocations pass to its first
+    /// member (as dependent) and its last member (as primary).
+    mutating func assignGroup(_ index: Int) {
+        if assigned[index] != nil || assigning.contains(index) { return }
+        let group = model.resources[index]
+        guard let first = group.children.first, let last = group.children.last else {
+            assigned[index] = .some(nil)
+            return
+        }
+        assigning.insert(index)
+        defer { assigning.remove(index) }
+        withConstraints[first] += withConstraints[index]
+        withConstraints[index] = []
+        dependentConstraints[last] += dependentConstraints[index]
+        dependentConstraints[index] = []
+        for resource in [index] + group.children {
+            for node in model.nodes {
+                guard let score = weights[resource][node.index] else { continue }
+                entries.append(
+                    ScoreEntry(
+                        kind: .groupAssign, resource: model.resources[resource].id, node: node.name, score: score))
+            }
+            covered[.groupAssign, default: []].insert(model.resources[resource].id)
+        }
+        for member in group.children { assignPrimitive(member) }
+        assigned[index] = .some(assigned[first] ?? nil)
+        nextRoles[index] = nextRoles[first]
     }
 
     /// Computes and reports a primitive's scores and assigns it a node
     /// (`pcmk__primitive_assign`).
     mutating func assignPrimitive(_ index: Int) {
+        if let parent = model.resources[index].parent, !assigning.contains(parent) {
+            // Members are assigned by their group.
+            assignGroup(parent)
+        }
         if assigned[index] != nil || assigning.contains(index) { return }
         assigning.insert(index)
         defer { assigning.remove(index) }
         let resource = model.resources[index]
 
-        for colocation in withConstraints[index] {
+        for var colocation in withConstraints[index] {
+            // A group's colocations pass to its first member.
+            colocation.dependent = index
             let archive =
                 (colocation.dependentRole ?? .unknown) >= .promoted
                 || (colocation.score < .zero && colocation.score > .minusInfinity)
@@ -322,6 +400,16 @@ struct ScoresComputation {
     /// A colocation's effect on its dependent's scores, once the primary is assigned
     /// (`pcmk__colocation_affects` and `pcmk__apply_coloc_to_weights`).
     mutating func applyColocation(_ colocation: Colocation) {
+        var colocation = colocation
+        let primary = model.resources[colocation.primary]
+        if primary.variant == .group {
+            // The whole group must be placed for a mandatory colocation (its last
+            // member), its first member is enough for an optional one.
+            guard assigned[colocation.primary] != nil, let first = primary.children.first,
+                let last = primary.children.last, isColocatedGroup(colocation.primary)
+            else { return }
+            colocation.primary = colocation.score >= .infinity ? last : first
+        }
         let dependent = colocation.dependent
         guard let primaryNode = assigned[colocation.primary] else { return }
         if let role = colocation.dependentRole,
@@ -368,6 +456,20 @@ struct ScoresComputation {
         -> [Score?]
     {
         if merging.contains(index) { return table }
+        let resource = model.resources[index]
+        if resource.variant == .group {
+            // A group's preferences are its first member's, then its own dependents'.
+            guard let first = resource.children.first else { return table }
+            merging.insert(index)
+            defer { merging.remove(index) }
+            var work = addColocatedScores(from: first, into: table, attribute: attribute, factor: factor)
+            for colocation in dependentConstraints[index] where colocation.score != .zero {
+                work = addColocatedScores(
+                    from: colocation.dependent, into: work, attribute: colocation.attribute,
+                    factor: Double(colocation.score.value) / Double(Score.infinityValue))
+            }
+            return work
+        }
         merging.insert(index)
         defer { merging.remove(index) }
         var work = table

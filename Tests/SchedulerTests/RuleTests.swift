@@ -178,3 +178,39 @@ struct ScoresColocationTests {
         #expect(try scores(xml).scores(of: "r") == ["node1": .minusInfinity, "node2": .minusInfinity])
     }
 }
+
+@Suite("Scores phase: groups")
+struct ScoresGroupTests {
+    static let group = """
+        <group id="g">\(dummy("m1"))\(dummy("m2"))</group>
+        """
+
+    @Test("a location on a group scores the group and its first member; later members get 0")
+    func groupLocation() throws {
+        let xml = cib(
+            resources: Self.group, constraints: "<rsc_location id=\"l\" rsc=\"g\" node=\"node2\" score=\"50\"/>")
+        let result = try scores(xml)
+        #expect(result.scores(of: "g", kind: .groupAssign) == ["node1": 0, "node2": 50])
+        #expect(result.scores(of: "m1", kind: .groupAssign) == ["node1": 0, "node2": 50])
+        #expect(result.scores(of: "m2", kind: .groupAssign) == ["node1": 0, "node2": 0])
+        #expect(result.scores(of: "m1") == ["node1": 0, "node2": 50])
+    }
+
+    @Test("each member is placed with the member before it")
+    func internalColocation() throws {
+        let xml = cib(
+            resources: Self.group, constraints: "<rsc_location id=\"l\" rsc=\"g\" node=\"node2\" score=\"50\"/>")
+        #expect(try scores(xml).scores(of: "m2") == ["node1": .minusInfinity, "node2": 0])
+    }
+
+    @Test("a primitive colocated with a group follows its last member when mandatory")
+    func primitiveWithGroup() throws {
+        let xml = cib(
+            resources: Self.group + dummy("p"),
+            constraints: """
+                <rsc_location id="l" rsc="g" node="node1" score="50"/>
+                <rsc_colocation id="c" rsc="p" with-rsc="g" score="INFINITY"/>
+                """)
+        #expect(try scores(xml).scores(of: "p") == ["node1": 0, "node2": .minusInfinity])
+    }
+}
