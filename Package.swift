@@ -61,7 +61,7 @@ let package = Package(
 
         // Executables.
         .executableTarget(name: "meridian-ticketd", dependencies: [
-            "TicketDaemon", "BoothConfig",
+            "TicketDaemon", "BoothConfig", "MeridianLogging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "meridian", dependencies: [

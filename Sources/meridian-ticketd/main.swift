@@ -3,6 +3,7 @@ import BoothConfig
 import Dispatch
 import Foundation
 import Logging
+import MeridianLogging
 import TicketDaemon
 import TicketStore
 #if canImport(Glibc)
@@ -72,6 +73,10 @@ struct Run: ParsableCommand {
     var dropFile: String?
     @Option(name: .long, help: "Log level: debug, info, notice, warning, error.")
     var logLevel: String = "info"
+    @Option(name: .long, help: "Also log to this file, through libqb (corosync's and pacemaker's line layout).")
+    var logFile: String?
+    @Flag(name: .long, help: "Also log to syslog (facility daemon), through libqb.")
+    var syslog = false
 
     func validate() throws {
         if (site == nil) == (arbitrator == nil) {
@@ -89,7 +94,21 @@ struct Run: ParsableCommand {
         let address = site ?? arbitrator!
         let label = "ticketd[\(address)]"
         let level = Logger.Level(rawValue: logLevel)!
-        LoggingSystem.bootstrap { _ in var h = DaemonLogHandler(label: label); h.logLevel = level; return h }
+        let viaLibqb = logFile != nil || syslog
+        if viaLibqb {
+            if let problem = MeridianLogging.configure(
+                name: "meridian-ticketd", toSyslog: syslog, toStderr: false, logFile: logFile) {
+                writeStderr("meridian-ticketd: \(problem.message); hint: \(problem.hint)\n")
+            }
+        }
+        LoggingSystem.bootstrap { _ in
+            var h = DaemonLogHandler(label: label)
+            h.logLevel = level
+            guard viaLibqb else { return h }
+            return MultiplexLogHandler([
+                h, MeridianLogging.makeHandler(label: label, name: "meridian-ticketd", level: level, backend: .libqb),
+            ])
+        }
         let logger = Logger(label: label)
         let kind: BoothConfiguration.MemberKind = site != nil ? .site : .arbitrator
         var b: DaemonOptions.Backend = .none
