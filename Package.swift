@@ -92,6 +92,7 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CIB"],
                     exclude: ["scores-known-failures.txt"], swiftSettings: strict),
         .testTarget(name: "TicketDaemonTests", dependencies: ["TicketClient", "BoothConfig", "TicketWire"],
+                    exclude: ["Snapshots"],
                     swiftSettings: strict),
     ]
 )
