@@ -24,6 +24,10 @@ struct ScoresComputation {
     var assigning: Set<Int> = []
     /// Resources being merged into another's scores (Pacemaker's `pe_rsc_merging`).
     var merging: Set<Int> = []
+    /// Resources a revoked ticket with `loss-policy=freeze` leaves unmanaged.
+    var frozen: Set<Int> = []
+    /// Nodes a revoked ticket with `loss-policy=fence` fences.
+    var fenced: Set<Int> = []
     /// The next role of each assigned resource.
     var nextRoles: [Int: Role] = [:]
     /// Resources assigned per node (`num_resources`), for tie-breaking.
@@ -162,7 +166,7 @@ struct ScoresComputation {
             for child in resource.children { applyStickiness(child) }
             return
         }
-        guard resource.state.isManaged, resource.settings.stickiness >= Score(1),
+        guard resource.state.isManaged, !frozen.contains(index), resource.settings.stickiness >= Score(1),
             resource.state.runningOn.count == 1, let node = model.node(named: resource.state.runningOn[0])
         else { return }
         if !model.properties.symmetricCluster && weights[index][node.index] == nil { return }
@@ -226,8 +230,17 @@ struct ScoresComputation {
             switch policy {
             case .stop: banAll(&self)
             case .demote: if role != .promoted { banAll(&self) }
-            case .fence: if matchesRole { banAll(&self) }
-            case .freeze: break
+            case .fence:
+                if matchesRole {
+                    banAll(&self)
+                    // The nodes it runs on are fenced, so they cannot run anything.
+                    for name in resource.state.runningOn {
+                        if let node = model.node(named: name) { fenced.insert(node.index) }
+                    }
+                }
+            case .freeze:
+                // Left where it is, unmanaged (so not sticky either).
+                if matchesRole { frozen.insert(index) }
             }
         } else if role != .promoted || policy == .stop {
             banAll(&self)
@@ -240,6 +253,7 @@ struct ScoresComputation {
     func isAvailable(_ node: Int) -> Bool {
         let state = model.nodes[node].state
         return state.online && !state.unclean && !state.standby && !state.maintenance && !state.shutdown
+            && !fenced.contains(node)
     }
 
     /// Some node of a table is available with a non-negative score (`pcmk__any_node_available`).
@@ -255,10 +269,10 @@ struct ScoresComputation {
     /// Assigns a resource whose assignment is needed, if the phase can (primitives only so far).
     mutating func assign(_ index: Int) {
         guard isStandalonePrimitive(index) else { return }
-        if model.resources[index].variant == .group {
-            assignGroup(index)
-        } else {
-            assignPrimitive(index)
+        switch model.resources[index].variant {
+        case .group: assignGroup(index)
+        case .clone: assignClone(index)
+        case .primitive: assignPrimitive(index)
         }
     }
 
@@ -267,12 +281,109 @@ struct ScoresComputation {
     func isStandalonePrimitive(_ index: Int) -> Bool {
         let resource = model.resources[index]
         switch resource.variant {
-        case .clone: return false
+        case .clone:
+            return resource.parent == nil && resource.children.allSatisfy { model.resources[$0].variant == .primitive }
         case .group: return resource.parent == nil
         case .primitive:
             guard let parent = resource.parent else { return true }
+            if model.resources[parent].variant == .clone { return isStandalonePrimitive(parent) }
             return model.resources[parent].variant == .group && model.resources[parent].parent == nil
         }
+    }
+
+    /// Reports a clone's and its instances' scores, then distributes the instances
+    /// (`pcmk__clone_allocate` and `distribute_children`): instances active on one
+    /// node are placed there first when they can be, then the others in order, at
+    /// most `clone-node-max` per node and `clone-max` in all.
+    mutating func assignClone(_ index: Int) {
+        if assigned[index] != nil || assigning.contains(index) { return }
+        assigning.insert(index)
+        defer { assigning.remove(index) }
+        let clone = model.resources[index]
+        if clone.settings.isPromotable { addPromotionScores(index) }
+        for colocation in withConstraints[index] { assign(colocation.primary) }
+        let instances = clone.children.filter { !model.resources[$0].state.isOrphan }
+        for resource in [index] + instances {
+            for node in model.nodes {
+                guard let score = weights[resource][node.index] else { continue }
+                entries.append(
+                    ScoreEntry(
+                        kind: .cloneAssign, resource: model.resources[resource].id, node: node.name, score: score))
+            }
+            covered[.cloneAssign, default: []].insert(model.resources[resource].id)
+        }
+        let settings = clone.clone
+        let maxInstances = settings?.maxInstances ?? clone.children.count
+        let perNode = settings?.maxInstancesPerNode ?? 1
+        var counts = Array(repeating: 0, count: model.nodes.count)
+        let available = model.nodes.indices.filter { isAvailable($0) }.count
+        let loopMax = max(1, available > 0 ? maxInstances / available : 0)
+        var placed = 0
+
+        func canRun(_ s: ScoresComputation, _ node: Int) -> Bool {
+            guard s.isAvailable(node), let score = s.weights[index][node], score >= .zero else { return false }
+            return counts[node] < perNode
+        }
+        func place(_ s: inout ScoresComputation, _ instance: Int, prefer: Int?) -> Bool {
+            if let prefer {
+                guard let score = s.weights[instance][prefer], score >= .zero else { return false }
+            }
+            for node in s.model.nodes.indices where s.weights[instance][node] != nil && !canRun(s, node) {
+                s.weights[instance][node] = .minusInfinity
+            }
+            let backup = s.weights[instance]
+            var chosen = s.assignPrimitive(instance, prefer: prefer)
+            if let got = chosen, let prefer, got != prefer {
+                s.weights[instance] = backup
+                s.unassign(instance)
+                chosen = nil
+            }
+            if let chosen { counts[chosen] += 1 }
+            return chosen != nil
+        }
+
+        for instance in instances where placed < maxInstances {
+            let state = model.resources[instance].state
+            guard !state.runningOn.isEmpty, assigned[instance] == nil, !state.isFailed,
+                let current = currentNode(instance)
+            else { continue }
+            if counts[current] < loopMax && canRun(self, current) {
+                if place(&self, instance, prefer: current) { placed += 1 }
+            }
+        }
+        for instance in instances where assigned[instance] == nil {
+            if placed >= maxInstances {
+                for node in model.nodes { addLocation(instance, node: node.index, score: .minusInfinity) }
+            } else if place(&self, instance, prefer: nil) {
+                placed += 1
+            }
+        }
+        assigned[index] = .some(nil)
+        nextRoles[index] = placed > 0 ? .started : .stopped
+    }
+
+    /// Adds each instance's promotion score (`master-<name>` node attribute) on the
+    /// available nodes where it applies (`pcmk__add_promotion_scores`): an active
+    /// instance only where it is active.
+    mutating func addPromotionScores(_ index: Int) {
+        for instance in model.resources[index].children {
+            let resource = model.resources[instance]
+            let names = [resource.id, resource.state.historyName, resource.configID].compactMap { $0 }
+            let active = Set(resource.state.runningOn.compactMap { model.node(named: $0)?.index })
+            for node in model.nodes.indices where weights[instance][node] != nil && isAvailable(node) {
+                if !active.isEmpty && !active.contains(node) { continue }
+                let table = model.nodes[node].state.promotionScores
+                guard let score = names.lazy.compactMap({ table[$0] }).first, score > .zero else { continue }
+                weights[instance][node] = weights[instance][node]! + score
+            }
+        }
+    }
+
+    /// Undoes an assignment (`pcmk__unassign_resource`).
+    mutating func unassign(_ index: Int) {
+        if let node = assigned[index] ?? nil { assignedCount[node] -= 1 }
+        assigned[index] = nil
+        nextRoles[index] = nil
     }
 
     /// Reports a group's and its members' scores, then assigns the members in
@@ -307,12 +418,14 @@ struct ScoresComputation {
 
     /// Computes and reports a primitive's scores and assigns it a node
     /// (`pcmk__primitive_assign`).
-    mutating func assignPrimitive(_ index: Int) {
+    @discardableResult
+    mutating func assignPrimitive(_ index: Int, prefer: Int? = nil) -> Int? {
         if let parent = model.resources[index].parent, !assigning.contains(parent) {
-            // Members are assigned by their group.
-            assignGroup(parent)
+            // Members and instances are assigned by their group or clone.
+            assign(parent)
         }
-        if assigned[index] != nil || assigning.contains(index) { return }
+        if let done = assigned[index] { return done }
+        if assigning.contains(index) { return nil }
         assigning.insert(index)
         defer { assigning.remove(index) }
         let resource = model.resources[index]
@@ -346,13 +459,13 @@ struct ScoresComputation {
         covered[.primitiveAssign, default: []].insert(resource.id)
 
         var chosen: Int?
-        if !resource.state.isManaged {
+        if !resource.state.isManaged || frozen.contains(index) {
             chosen = currentNode(index)
             record(index, node: chosen, force: true)
-            return
+            return assigned[index] ?? nil
         } else if model.properties.stopAllResources {
             record(index, node: nil, force: true)
-            return
+            return nil
         }
         let current = currentNode(index)
         let candidates = model.nodes.indices.filter { weights[index][$0] != nil }.sorted { a, b in
@@ -363,9 +476,15 @@ struct ScoresComputation {
             if let current, a == current || b == current { return a == current }
             return model.nodes[a].name.utf8.lexicographicallyPrecedes(model.nodes[b].name.utf8)
         }
-        if let best = candidates.first {
+        if let prefer, let best = candidates.first, let preferred = weights[index][prefer],
+            preferred >= weights[index][best]!, preferred >= .zero, isAvailable(prefer)
+        {
+            chosen = prefer
+        } else if let best = candidates.first {
             chosen = best
-            if weights[index][best]! > .zero, isAvailable(best), let current, isAvailable(current),
+            let uniqueClone = resource.parent.map { model.resources[$0].variant == .clone && resource.settings.isUnique }
+                ?? false
+            if !uniqueClone, weights[index][best]! > .zero, isAvailable(best), let current, isAvailable(current),
                 weights[index][current].map({ $0 >= .zero }) ?? false
             {
                 for other in candidates.dropFirst() {
@@ -375,6 +494,7 @@ struct ScoresComputation {
             }
         }
         record(index, node: chosen, force: false)
+        return assigned[index] ?? nil
     }
 
     /// Records an assignment (`pcmk__assign_resource`).
@@ -409,6 +529,25 @@ struct ScoresComputation {
                 let last = primary.children.last, isColocatedGroup(colocation.primary)
             else { return }
             colocation.primary = colocation.score >= .infinity ? last : first
+        }
+        if primary.variant == .clone {
+            guard assigned[colocation.primary] != nil else { return }
+            if let role = colocation.primaryRole, role >= .unpromoted { return }
+            let nodes = Set(primary.children.compactMap { assigned[$0] ?? nil })
+            let dependent = colocation.dependent
+            if colocation.score >= .infinity {
+                // Only nodes where an instance was placed remain allowed.
+                for node in weights[dependent].indices where weights[dependent][node] != nil && !nodes.contains(node) {
+                    weights[dependent][node] = .minusInfinity
+                }
+                return
+            }
+            for instance in primary.children {
+                var each = colocation
+                each.primary = instance
+                applyColocation(each)
+            }
+            return
         }
         let dependent = colocation.dependent
         guard let primaryNode = assigned[colocation.primary] else { return }

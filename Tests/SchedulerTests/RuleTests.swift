@@ -214,3 +214,32 @@ struct ScoresGroupTests {
         #expect(try scores(xml).scores(of: "p") == ["node1": 0, "node2": .minusInfinity])
     }
 }
+
+@Suite("Scores phase: clones")
+struct ScoresCloneTests {
+    @Test("clone and instance tables are reported; a node already holding clone-node-max instances is banned")
+    func perNodeLimit() throws {
+        let xml = cib(
+            resources: """
+                <clone id="c"><meta_attributes id="c-meta">
+                  <nvpair id="cm" name="clone-max" value="2"/></meta_attributes>\(dummy("d"))</clone>
+                """,
+            constraints: "<rsc_location id=\"l\" rsc=\"c\" node=\"node1\" score=\"10\"/>")
+        let result = try scores(xml)
+        #expect(result.scores(of: "c", kind: .cloneAssign) == ["node1": 10, "node2": 0])
+        #expect(result.scores(of: "d:0", kind: .cloneAssign) == ["node1": 10, "node2": 0])
+        #expect(result.scores(of: "d:0") == ["node1": 10, "node2": 0])
+        // d:0 took node1; an anonymous clone runs one instance per node.
+        #expect(result.scores(of: "d:1") == ["node1": .minusInfinity, "node2": 0])
+    }
+
+    @Test("a ticket not granted bans the instances, not the clone's own table")
+    func ticketOnClone() throws {
+        let xml = cib(
+            resources: "<clone id=\"c\">\(dummy("d"))</clone>",
+            constraints: "<rsc_ticket id=\"t\" rsc=\"c\" ticket=\"ticketA\"/>")
+        let result = try scores(xml)
+        #expect(result.scores(of: "c", kind: .cloneAssign) == ["node1": 0, "node2": 0])
+        #expect(result.scores(of: "d:0") == ["node1": .minusInfinity, "node2": .minusInfinity])
+    }
+}
