@@ -302,6 +302,13 @@ struct ScoresComputation {
         let clone = model.resources[index]
         if clone.settings.isPromotable { addPromotionScores(index) }
         for colocation in withConstraints[index] { assign(colocation.primary) }
+        // The dependents' positive preferences order the nodes (only the clone's table).
+        for colocation in dependentConstraints[index]
+        where colocation.hasInfluence(model) && isStandalonePrimitive(colocation.dependent) {
+            weights[index] = addColocatedScores(
+                from: colocation.dependent, into: weights[index], attribute: colocation.attribute,
+                factor: Double(colocation.score.value) / Double(Score.infinityValue), onlyPositive: true)
+        }
         let instances = clone.children.filter { !model.resources[$0].state.isOrphan }
         for resource in [index] + instances {
             for node in model.nodes {
@@ -324,7 +331,19 @@ struct ScoresComputation {
             guard s.isAvailable(node), let score = s.weights[index][node], score >= .zero else { return false }
             return counts[node] < perNode
         }
+        let allColocated = maxInstances < available
+        var inherited: Set<Int> = []
         func place(_ s: inout ScoresComputation, _ instance: Int, prefer: Int?) -> Bool {
+            if !inherited.contains(instance) {
+                // The clone's colocations apply to each instance (`append_parent_colocation`).
+                inherited.insert(instance)
+                s.withConstraints[instance] += s.withConstraints[index]
+                for colocation in s.dependentConstraints[index] where colocation.hasInfluence(s.model) {
+                    if allColocated || colocation.score < .zero || colocation.score >= .infinity {
+                        s.dependentConstraints[instance].append(colocation)
+                    }
+                }
+            }
             if let prefer {
                 guard let score = s.weights[instance][prefer], score >= .zero else { return false }
             }
@@ -591,9 +610,9 @@ struct ScoresComputation {
 
     /// Merges a dependent's preferences into a table (`pcmk__add_colocated_node_scores`
     /// for a primitive, with only active dependents and rollback).
-    mutating func addColocatedScores(from index: Int, into table: [Score?], attribute: String, factor: Double)
-        -> [Score?]
-    {
+    mutating func addColocatedScores(
+        from index: Int, into table: [Score?], attribute: String, factor: Double, onlyPositive: Bool = false
+    ) -> [Score?] {
         if merging.contains(index) { return table }
         let resource = model.resources[index]
         if resource.variant == .group {
@@ -601,11 +620,12 @@ struct ScoresComputation {
             guard let first = resource.children.first else { return table }
             merging.insert(index)
             defer { merging.remove(index) }
-            var work = addColocatedScores(from: first, into: table, attribute: attribute, factor: factor)
+            var work = addColocatedScores(
+                from: first, into: table, attribute: attribute, factor: factor, onlyPositive: onlyPositive)
             for colocation in dependentConstraints[index] where colocation.score != .zero {
                 work = addColocatedScores(
                     from: colocation.dependent, into: work, attribute: colocation.attribute,
-                    factor: Double(colocation.score.value) / Double(Score.infinityValue))
+                    factor: Double(colocation.score.value) / Double(Score.infinityValue), onlyPositive: onlyPositive)
             }
             return work
         }
@@ -619,7 +639,14 @@ struct ScoresComputation {
             let product = factor * Double(score.value)
             var weight = Int(product < 0 ? product - 0.5 : product + 0.5)
             if weight == 0 && score != .zero { weight = factor > 0 ? 1 : (factor < 0 ? -1 : 0) }
-            work[node] = Score(weight) + current
+            let sum = Score(weight) + current
+            if onlyPositive && sum < .zero && current > .zero {
+                work[node] = Score(1)
+            } else if onlyPositive && sum < .zero && current == .zero {
+                continue
+            } else {
+                work[node] = sum
+            }
         }
         guard anyAvailable(work) else { return table }
         let multiplier = factor < 0 ? -1.0 : 1.0
@@ -627,7 +654,8 @@ struct ScoresComputation {
         where colocation.hasInfluence(model) && isStandalonePrimitive(colocation.dependent) {
             work = addColocatedScores(
                 from: colocation.dependent, into: work, attribute: colocation.attribute,
-                factor: multiplier * Double(colocation.score.value) / Double(Score.infinityValue))
+                factor: multiplier * Double(colocation.score.value) / Double(Score.infinityValue),
+                onlyPositive: onlyPositive)
         }
         return work
     }
