@@ -554,6 +554,34 @@ struct ScoresComputation {
             if let role = colocation.primaryRole, role >= .unpromoted { return }
             let nodes = Set(primary.children.compactMap { assigned[$0] ?? nil })
             let dependent = colocation.dependent
+            if let parent = model.resources[dependent].parent, model.resources[parent].variant == .clone,
+                parent != colocation.primary, model.resources[parent].clone?.interleave ?? false
+            {
+                // Interleaved: each instance goes with the instance of the other clone
+                // on its own node (`pcmk__find_compatible_instance`).
+                let ordered = model.nodes.indices.filter { weights[dependent][$0] != nil }.sorted { a, b in
+                    let sa = isAvailable(a) ? weights[dependent][a]! : .minusInfinity
+                    let sb = isAvailable(b) ? weights[dependent][b]! : .minusInfinity
+                    if sa != sb { return sa > sb }
+                    if assignedCount[a] != assignedCount[b] { return assignedCount[a] < assignedCount[b] }
+                    return model.nodes[a].name.utf8.lexicographicallyPrecedes(model.nodes[b].name.utf8)
+                }
+                var partner: Int?
+                for node in ordered {
+                    partner = primary.children.first { (assigned[$0] ?? nil) == node }
+                    if partner != nil { break }
+                }
+                if let partner {
+                    var each = colocation
+                    each.primary = partner
+                    applyColocation(each)
+                } else if colocation.score >= .infinity {
+                    for node in weights[dependent].indices where weights[dependent][node] != nil {
+                        weights[dependent][node] = .minusInfinity
+                    }
+                }
+                return
+            }
             if colocation.score >= .infinity {
                 // Only nodes where an instance was placed remain allowed.
                 for node in weights[dependent].indices where weights[dependent][node] != nil && !nodes.contains(node) {
