@@ -44,7 +44,7 @@ struct ScoresComputation {
         withConstraints = Array(repeating: [], count: model.resources.count)
         dependentConstraints = Array(repeating: [], count: model.resources.count)
         var all = colocations
-        for resource in model.resources where resource.variant == .group && resource.parent == nil {
+        for resource in model.resources where resource.variant == .group {
             for (previous, member) in zip(resource.children, resource.children.dropFirst()) {
                 all.append(
                     Colocation(
@@ -118,7 +118,8 @@ struct ScoresComputation {
             }
             return
         }
-        addLocationRecursively(resource, node: node, score: score, fromConstraint: true)
+        addLocation(resource, node: node, score: score, fromConstraint: true)
+        for child in r.children { applyConstraintLocation(child, node: node, score: score) }
     }
 
     /// A group whose members are placed together (`collocated`, default true).
@@ -282,12 +283,10 @@ struct ScoresComputation {
         let resource = model.resources[index]
         switch resource.variant {
         case .clone:
-            return resource.parent == nil && resource.children.allSatisfy { model.resources[$0].variant == .primitive }
-        case .group: return resource.parent == nil
-        case .primitive:
+            return resource.parent == nil
+        case .group, .primitive:
             guard let parent = resource.parent else { return true }
-            if model.resources[parent].variant == .clone { return isStandalonePrimitive(parent) }
-            return model.resources[parent].variant == .group && model.resources[parent].parent == nil
+            return isStandalonePrimitive(parent)
         }
     }
 
@@ -310,7 +309,7 @@ struct ScoresComputation {
                 factor: Double(colocation.score.value) / Double(Score.infinityValue), onlyPositive: true)
         }
         let instances = clone.children.filter { !model.resources[$0].state.isOrphan }
-        for resource in [index] + instances {
+        for resource in [index] + instances.flatMap({ [$0] + model.resources[$0].children }) {
             for node in model.nodes {
                 guard let score = weights[resource][node.index] else { continue }
                 entries.append(
@@ -347,14 +346,22 @@ struct ScoresComputation {
             if let prefer {
                 guard let score = s.weights[instance][prefer], score >= .zero else { return false }
             }
+            let family = [instance] + s.model.resources[instance].children
             for node in s.model.nodes.indices where s.weights[instance][node] != nil && !canRun(s, node) {
-                s.weights[instance][node] = .minusInfinity
+                for member in family where s.weights[member][node] != nil { s.weights[member][node] = .minusInfinity }
             }
-            let backup = s.weights[instance]
-            var chosen = s.assignPrimitive(instance, prefer: prefer)
+            let backup = family.map { s.weights[$0] }
+            var chosen: Int?
+            if s.model.resources[instance].variant == .group {
+                chosen = s.assignGroup(instance, prefer: prefer)
+            } else {
+                chosen = s.assignPrimitive(instance, prefer: prefer)
+            }
             if let got = chosen, let prefer, got != prefer {
-                s.weights[instance] = backup
-                s.unassign(instance)
+                for (member, table) in zip(family, backup) {
+                    s.weights[member] = table
+                    s.unassign(member)
+                }
                 chosen = nil
             }
             if let chosen { counts[chosen] += 1 }
@@ -408,12 +415,15 @@ struct ScoresComputation {
     /// Reports a group's and its members' scores, then assigns the members in
     /// order (`pcmk__group_assign`). The group's colocations pass to its first
     /// member (as dependent) and its last member (as primary).
-    mutating func assignGroup(_ index: Int) {
-        if assigned[index] != nil || assigning.contains(index) { return }
+    @discardableResult
+    mutating func assignGroup(_ index: Int, prefer: Int? = nil) -> Int? {
+        if let parent = model.resources[index].parent, !assigning.contains(parent) { assign(parent) }
+        if let done = assigned[index] { return done }
+        if assigning.contains(index) { return nil }
         let group = model.resources[index]
         guard let first = group.children.first, let last = group.children.last else {
             assigned[index] = .some(nil)
-            return
+            return nil
         }
         assigning.insert(index)
         defer { assigning.remove(index) }
@@ -430,9 +440,10 @@ struct ScoresComputation {
             }
             covered[.groupAssign, default: []].insert(model.resources[resource].id)
         }
-        for member in group.children { assignPrimitive(member) }
+        for member in group.children { assignPrimitive(member, prefer: prefer) }
         assigned[index] = .some(assigned[first] ?? nil)
         nextRoles[index] = nextRoles[first]
+        return assigned[index] ?? nil
     }
 
     /// Computes and reports a primitive's scores and assigns it a node

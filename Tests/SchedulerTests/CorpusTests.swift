@@ -66,7 +66,7 @@ struct ScoresCorpusTests {
                 print("scores (\(kind.rawValue) lines): not produced yet")
                 continue
             }
-            print("scores (\(kind.rawValue) lines, resources computed so far, clones of primitives included): \(kindMatches[kind] ?? 0)/\(names.count) cases match")
+            print("scores (\(kind.rawValue) lines, resources computed so far): \(kindMatches[kind] ?? 0)/\(names.count) cases match")
         }
         print("scores (all lines produced so far): \(matches)/\(names.count) cases match")
         if !fixed.isEmpty {

@@ -243,3 +243,18 @@ struct ScoresCloneTests {
         #expect(result.scores(of: "d:0") == ["node1": .minusInfinity, "node2": .minusInfinity])
     }
 }
+
+@Suite("Scores phase: cloned groups")
+struct ScoresClonedGroupTests {
+    @Test("a cloned group's instances and members are reported; later members follow the first")
+    func clonedGroup() throws {
+        let xml = cib(
+            resources: "<clone id=\"c\"><group id=\"g\">\(dummy("m1"))\(dummy("m2"))</group></clone>",
+            constraints: "<rsc_location id=\"l\" rsc=\"c\" node=\"node2\" score=\"10\"/>")
+        let result = try scores(xml)
+        #expect(result.scores(of: "g:0", kind: .cloneAssign) == ["node1": 0, "node2": 10])
+        #expect(result.scores(of: "m1:0", kind: .cloneAssign) == ["node1": 0, "node2": 10])
+        #expect(result.scores(of: "m2:0", kind: .cloneAssign) == ["node1": 0, "node2": 0])
+        #expect(result.scores(of: "m2:0") == ["node1": .minusInfinity, "node2": 0])
+    }
+}
