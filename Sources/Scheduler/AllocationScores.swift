@@ -10,6 +10,9 @@ public enum ScoreKind: String, Sendable, Hashable, CaseIterable {
     case groupAssign = "pcmk__group_assign"
     /// `pcmk__clone_allocate`: a clone's (and its instances') scores.
     case cloneAssign = "pcmk__clone_allocate"
+    /// A promotable clone instance's promotion score on the node it was given
+    /// (`INSTANCE promotion score on NODE: S`, node `none` when stopped).
+    case promotion = "promotion"
 }
 
 /// One allocation score: a resource on a node.
@@ -33,7 +36,8 @@ public struct ScoreEntry: Sendable, Hashable {
 
     /// The line `crm_simulate -s` prints for it.
     public var line: String {
-        "\(kind.rawValue): \(resource) allocation score on \(node): \(score)"
+        if kind == .promotion { return "\(resource) promotion score on \(node): \(score)" }
+        return "\(kind.rawValue): \(resource) allocation score on \(node): \(score)"
     }
 }
 

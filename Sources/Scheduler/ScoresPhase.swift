@@ -386,6 +386,146 @@ struct ScoresComputation {
         }
         assigned[index] = .some(nil)
         nextRoles[index] = placed > 0 ? .started : .stopped
+        if clone.settings.isPromotable { reportPromotionScores(index, instances: instances) }
+    }
+
+    /// The promotion score of an instance on a node (Pacemaker's `promotion_score`):
+    /// for a cloned group the sum of its members'; else the node's
+    /// `master-<name>` attribute, where it applies. `nil`: no attribute (default).
+    func promotionScore(_ instance: Int, on node: Int) -> Score? {
+        let resource = model.resources[instance]
+        if !resource.children.isEmpty {
+            var total = Score.zero
+            var any = false
+            for child in resource.children {
+                if let score = promotionScore(child, on: node) {
+                    total = total + score
+                    any = true
+                }
+            }
+            return any ? total : nil
+        }
+        guard promotionScoreApplies(instance, on: node) else { return .zero }
+        let table = model.nodes[node].state.promotionScores
+        if let score = table[resource.state.historyName ?? resource.id] { return score }
+        if !resource.settings.isUnique, let score = table[resource.configID] { return score }
+        return nil
+    }
+
+    /// Pacemaker's `promotion_score_applies`.
+    func promotionScoreApplies(_ instance: Int, on node: Int) -> Bool {
+        let resource = model.resources[instance]
+        let name = model.nodes[node].name
+        guard let score = weights[instance][node], score >= .zero else { return false }
+        if !resource.settings.isUnique, let clone = resource.parent {
+            let siblings = model.resources[clone].children
+            let active = siblings.first { model.resources[$0].state.runningOn.contains(name) }
+            if active == instance { return true }
+            if active == nil && siblings.contains(where: { model.resources[$0].state.knownOn.contains(name) }) {
+                return true
+            }
+        }
+        if resource.state.runningOn.isEmpty && resource.state.knownOn.isEmpty { return true }
+        return resource.state.knownOn.contains(name) || resource.state.runningOn.contains(name)
+    }
+
+    /// Reports each instance's promotion score (`pcmk__set_instance_roles` and
+    /// `promotion_order`).
+    mutating func reportPromotionScores(_ index: Int, instances: [Int]) {
+        let clone = model.resources[index]
+        var priority: [Int: Score] = [:]
+        var sortIndex: [Int: Score] = [:]
+        for instance in instances {
+            guard let chosen = assigned[instance] ?? nil else { continue }
+            let resource = model.resources[instance]
+            let role = resource.settings.targetRole
+            var value: Score
+            if role == .unpromoted || role == .stopped {
+                value = .minusInfinity
+            } else {
+                value = promotionScore(instance, on: chosen) ?? Score(-1)
+            }
+            // Location constraints for the promoted role, on the instance's node.
+            for constraint in model.constraints.location {
+                let ids = constraint.resources + constraint.sets.flatMap(\.resources)
+                guard ids.contains(clone.configID) || ids.contains(resource.configID) else { continue }
+                switch constraint.placement {
+                case .node(let name, let score):
+                    if constraint.role == .promoted, model.node(named: name)?.index == chosen { value = score + value }
+                case .rules(let rules):
+                    for rule in rules where (rule.role ?? constraint.role) == .promoted {
+                        let node = model.nodes[chosen]
+                        guard rule.evaluate(Rule.Context(nodeAttributes: node.attributes)) else { continue }
+                        let score =
+                            rule.scoreAttribute.map { node.attributes[$0].map { Score(pacemaker: $0) } ?? .minusInfinity }
+                            ?? rule.score ?? .zero
+                        value = score + value
+                    }
+                }
+            }
+            // Role-specific colocations of the instance.
+            for colocation in withConstraints[instance] where (colocation.dependentRole ?? .unknown) >= .unpromoted {
+                guard let primaryNode = assigned[colocation.primary] ?? nil else { continue }
+                let mine = model.nodes[chosen].attributes[colocation.attribute]?.lowercased()
+                let theirs = model.nodes[primaryNode].attributes[colocation.attribute]?.lowercased()
+                if mine == nil || mine != theirs {
+                    if colocation.score >= .infinity && colocation.dependentRole == .promoted { value = .minusInfinity }
+                    continue
+                }
+                if let role = colocation.primaryRole, role != nextRoles[colocation.primary] { continue }
+                let multiplier = colocation.dependentRole == .unpromoted ? -1 : 1
+                value = Score(multiplier * colocation.score.value) + value
+            }
+            priority[instance] = value
+            // An instance left where it is keeps its role: a promoted one stays promoted.
+            let keepsRole = !resource.state.isManaged || frozen.contains(instance)
+            sortIndex[instance] = keepsRole && resource.state.role == .promoted ? .infinity : value
+        }
+        // promotion_order: the clone's scores plus the instances' on their nodes.
+        var table = weights[index]
+        // A promoted role needing a ticket that is not granted (or in standby) is
+        // banned everywhere (`pcmk__require_promotion_tickets`).
+        for constraint in model.constraints.ticket {
+            let members = (constraint.resource.map { [($0, constraint.role)] } ?? [])
+                + constraint.sets.flatMap { set in set.resources.map { ($0, set.role ?? constraint.role) } }
+            guard members.contains(where: { $0.0 == clone.id && $0.1 == .promoted }) else { continue }
+            let ticket = model.tickets.first { $0.id == constraint.ticket }
+            let granted = ticket?.granted ?? false
+            // A revoked ticket with loss-policy=freeze leaves the roles as they are.
+            if constraint.lossPolicy == .freeze && !granted { continue }
+            if !granted || (ticket?.standby ?? false) {
+                for node in table.indices where table[node] != nil { table[node] = .minusInfinity }
+            }
+        }
+        for instance in instances {
+            guard let chosen = assigned[instance] ?? nil, let value = sortIndex[instance], value >= .zero,
+                let current = table[chosen]
+            else { continue }
+            table[chosen] = value + current
+        }
+        for colocation in withConstraints[index] where colocation.dependentRole == .promoted {
+            table = addColocatedScores(
+                from: colocation.primary, into: table, attribute: colocation.attribute,
+                factor: Double(colocation.score.value) / Double(Score.infinityValue))
+        }
+        for colocation in dependentConstraints[index]
+        where colocation.hasInfluence(model) && colocation.primaryRole == .promoted {
+            table = addColocatedScores(
+                from: colocation.dependent, into: table, attribute: colocation.attribute,
+                factor: Double(colocation.score.value) / Double(Score.infinityValue), onlyPositive: true)
+        }
+        for instance in instances {
+            let node = assigned[instance] ?? nil
+            var value = sortIndex[instance] ?? .zero
+            if let node, !(model.resources[instance].state.isManaged && (priority[instance] ?? .zero) < .zero) {
+                value = table[node] ?? value
+            }
+            entries.append(
+                ScoreEntry(
+                    kind: .promotion, resource: model.resources[instance].id,
+                    node: node.map { model.nodes[$0].name } ?? "none", score: value))
+            covered[.promotion, default: []].insert(model.resources[instance].id)
+        }
     }
 
     /// Adds each instance's promotion score (`master-<name>` node attribute) on the

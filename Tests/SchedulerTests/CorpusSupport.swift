@@ -50,6 +50,9 @@ enum Corpus {
 
     /// The resource named by a score line (`kind: RSC allocation score on NODE: S`).
     static func resource(ofLine line: Substring) -> (kind: ScoreKind, resource: String)? {
+        if let promotion = line.range(of: " promotion score on ") {
+            return (.promotion, String(line[..<promotion.lowerBound]))
+        }
         guard let colon = line.firstIndex(of: ":"),
             let kind = ScoreKind(rawValue: String(line[..<colon]))
         else { return nil }

@@ -258,3 +258,32 @@ struct ScoresClonedGroupTests {
         #expect(result.scores(of: "m2:0") == ["node1": .minusInfinity, "node2": 0])
     }
 }
+
+@Suite("Scores phase: promotion")
+struct ScoresPromotionTests {
+    static let promotable = """
+        <clone id="ms"><meta_attributes id="ms-meta">
+          <nvpair id="p" name="promotable" value="true"/></meta_attributes>
+          <primitive id="s" class="ocf" provider="pacemaker" type="Stateful"/></clone>
+        """
+
+    @Test("without promotion attributes or constraints every instance scores -1")
+    func defaultPromotionScore() throws {
+        let result = try scores(cib(resources: Self.promotable))
+        let lines = result.renderedLines().filter { $0.contains("promotion score") }
+        #expect(lines == ["s:0 promotion score on node1: -1", "s:1 promotion score on node2: -1"])
+    }
+
+    @Test("a promoted-role location adds to the instance's promotion score on its node")
+    func promotedLocation() throws {
+        let xml = cib(
+            resources: Self.promotable,
+            constraints: """
+                <rsc_location id="l" rsc="ms"><rule id="r" role="Promoted" score="50">
+                  <expression id="e" attribute="#uname" operation="eq" value="node1"/></rule></rsc_location>
+                """)
+        let lines = try scores(xml).renderedLines().filter { $0.contains("promotion score") }
+        // 50 - 1 for the instance on node1, then the clone's score there (0) plus 49.
+        #expect(lines == ["s:0 promotion score on node1: 49", "s:1 promotion score on node2: -1"])
+    }
+}
