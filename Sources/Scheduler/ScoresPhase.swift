@@ -386,7 +386,7 @@ struct ScoresComputation {
         }
         assigned[index] = .some(nil)
         nextRoles[index] = placed > 0 ? .started : .stopped
-        if clone.settings.isPromotable { reportPromotionScores(index, instances: instances) }
+        if clone.settings.isPromotable { reportPromotionScores(index, instances: clone.children) }
     }
 
     /// The promotion score of an instance on a node (Pacemaker's `promotion_score`):
