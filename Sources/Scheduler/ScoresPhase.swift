@@ -506,7 +506,7 @@ struct ScoresComputation {
         for colocation in withConstraints[index] where colocation.dependentRole == .promoted {
             table = addColocatedScores(
                 from: colocation.primary, into: table, attribute: colocation.attribute,
-                factor: Double(colocation.score.value) / Double(Score.infinityValue))
+                factor: Double(colocation.score.value) / Double(Score.infinityValue), rollback: false)
         }
         for colocation in dependentConstraints[index]
         where colocation.hasInfluence(model) && colocation.primaryRole == .promoted {
@@ -790,7 +790,8 @@ struct ScoresComputation {
     /// Merges a dependent's preferences into a table (`pcmk__add_colocated_node_scores`
     /// for a primitive, with only active dependents and rollback).
     mutating func addColocatedScores(
-        from index: Int, into table: [Score?], attribute: String, factor: Double, onlyPositive: Bool = false
+        from index: Int, into table: [Score?], attribute: String, factor: Double, onlyPositive: Bool = false,
+        rollback: Bool = true
     ) -> [Score?] {
         if merging.contains(index) { return table }
         let resource = model.resources[index]
@@ -800,7 +801,8 @@ struct ScoresComputation {
             merging.insert(index)
             defer { merging.remove(index) }
             var work = addColocatedScores(
-                from: first, into: table, attribute: attribute, factor: factor, onlyPositive: onlyPositive)
+                from: first, into: table, attribute: attribute, factor: factor, onlyPositive: onlyPositive,
+                rollback: rollback)
             for colocation in dependentConstraints[index] where colocation.score != .zero {
                 work = addColocatedScores(
                     from: colocation.dependent, into: work, attribute: colocation.attribute,
@@ -827,7 +829,7 @@ struct ScoresComputation {
                 work[node] = sum
             }
         }
-        guard anyAvailable(work) else { return table }
+        guard anyAvailable(work) else { return rollback ? table : work }
         let multiplier = factor < 0 ? -1.0 : 1.0
         for colocation in dependentConstraints[index]
         where colocation.hasInfluence(model) && isStandalonePrimitive(colocation.dependent) {
