@@ -514,17 +514,37 @@ struct ScoresComputation {
                 from: colocation.dependent, into: table, attribute: colocation.attribute,
                 factor: Double(colocation.score.value) / Double(Score.infinityValue), onlyPositive: true)
         }
+        var finalScores: [(instance: Int, node: Int, score: Score)] = []
         for instance in instances {
             let node = assigned[instance] ?? nil
             var value = sortIndex[instance] ?? .zero
             if let node, !(model.resources[instance].state.isManaged && (priority[instance] ?? .zero) < .zero) {
                 value = table[node] ?? value
             }
+            if let node { finalScores.append((instance, node, value)) }
             entries.append(
                 ScoreEntry(
                     kind: .promotion, resource: model.resources[instance].id,
                     node: node.map { model.nodes[$0].name } ?? "none", score: value))
             covered[.promotion, default: []].insert(model.resources[instance].id)
+        }
+        // The instances with the highest non-negative scores are promoted, within
+        // promoted-max and promoted-node-max; the other placed ones stay unpromoted.
+        let maxPromoted = clone.clone?.maxPromoted ?? 1
+        let maxPerNode = clone.clone?.maxPromotedPerNode ?? 1
+        var promotedCount = 0
+        var perNode: [Int: Int] = [:]
+        let ordered = finalScores.enumerated().sorted { a, b in
+            a.element.score != b.element.score ? a.element.score > b.element.score : a.offset < b.offset
+        }.map(\.element)
+        for (instance, node, score) in ordered {
+            if score >= .zero && promotedCount < maxPromoted && perNode[node, default: 0] < maxPerNode {
+                promotedCount += 1
+                perNode[node, default: 0] += 1
+                nextRoles[instance] = .promoted
+            } else {
+                nextRoles[instance] = .unpromoted
+            }
         }
     }
 
@@ -702,7 +722,33 @@ struct ScoresComputation {
         }
         if primary.variant == .clone {
             guard assigned[colocation.primary] != nil else { return }
-            if let role = colocation.primaryRole, role >= .unpromoted { return }
+            if let role = colocation.primaryRole, role >= .unpromoted {
+                guard primary.settings.isPromotable else { return }
+                // With a role of a promotable clone (`pcmk__update_dependent_with_promotable`).
+                let dependent = colocation.dependent
+                var affected: [Int: Score] = [:]
+                for instance in primary.children {
+                    guard let node = assigned[instance] ?? nil, nextRoles[instance] == role else { continue }
+                    affected[node] = weights[instance][node] ?? .zero
+                    guard colocation.score < .infinity else { continue }
+                    let value = model.nodes[node].attributes[colocation.attribute]?.lowercased()
+                    for other in weights[dependent].indices where weights[dependent][other] != nil {
+                        if let value, model.nodes[other].attributes[colocation.attribute]?.lowercased() == value {
+                            weights[dependent][other] = weights[dependent][other]! + colocation.score
+                        }
+                    }
+                }
+                if colocation.score >= .infinity {
+                    for node in weights[dependent].indices where weights[dependent][node] != nil {
+                        if let add = affected[node] {
+                            weights[dependent][node] = weights[dependent][node]! + add
+                        } else {
+                            weights[dependent][node] = .minusInfinity
+                        }
+                    }
+                }
+                return
+            }
             let nodes = Set(primary.children.compactMap { assigned[$0] ?? nil })
             let dependent = colocation.dependent
             if let parent = model.resources[dependent].parent, model.resources[parent].variant == .clone,
