@@ -565,6 +565,11 @@ struct ScoresComputation {
         }
     }
 
+    /// The resource or one of its descendants is blocked.
+    func isBlockedRecursively(_ index: Int) -> Bool {
+        model.resources[index].state.isBlocked || model.resources[index].children.contains { isBlockedRecursively($0) }
+    }
+
     /// Undoes an assignment (`pcmk__unassign_resource`).
     mutating func unassign(_ index: Int) {
         if let node = assigned[index] ?? nil { assignedCount[node] -= 1 }
@@ -749,7 +754,9 @@ struct ScoresComputation {
                 }
                 return
             }
-            let nodes = Set(primary.children.compactMap { assigned[$0] ?? nil })
+            // Blocked instances do not count (`is_set_recursive(child, pe_rsc_block)`).
+            let nodes = Set(
+                primary.children.filter { !isBlockedRecursively($0) }.compactMap { assigned[$0] ?? nil })
             let dependent = colocation.dependent
             if let parent = model.resources[dependent].parent, model.resources[parent].variant == .clone,
                 parent != colocation.primary, model.resources[parent].clone?.interleave ?? false
