@@ -457,7 +457,9 @@ struct ScoresComputation {
                         let node = model.nodes[chosen]
                         guard rule.evaluate(Rule.Context(nodeAttributes: node.attributes)) else { continue }
                         let score =
-                            rule.scoreAttribute.map { node.attributes[$0].map { Score(pacemaker: $0) } ?? .minusInfinity }
+                            rule.scoreAttribute.map {
+                                node.attributes[$0].map { Score(pacemaker: $0) } ?? .minusInfinity
+                            }
                             ?? rule.score ?? .zero
                         value = score + value
                     }
@@ -486,7 +488,8 @@ struct ScoresComputation {
         // A promoted role needing a ticket that is not granted (or in standby) is
         // banned everywhere (`pcmk__require_promotion_tickets`).
         for constraint in model.constraints.ticket {
-            let members = (constraint.resource.map { [($0, constraint.role)] } ?? [])
+            let members =
+                (constraint.resource.map { [($0, constraint.role)] } ?? [])
                 + constraint.sets.flatMap { set in set.resources.map { ($0, set.role ?? constraint.role) } }
             guard members.contains(where: { $0.0 == clone.id && $0.1 == .promoted }) else { continue }
             let ticket = model.tickets.first { $0.id == constraint.ticket }
@@ -630,7 +633,7 @@ struct ScoresComputation {
             colocation.dependent = index
             let archive =
                 (colocation.dependentRole ?? .unknown) >= .promoted
-                || (colocation.score < .zero && colocation.score > .minusInfinity)
+                    || (colocation.score < .zero && colocation.score > .minusInfinity)
                 ? weights[index] : nil
             assign(colocation.primary)
             applyColocation(colocation)
@@ -677,7 +680,8 @@ struct ScoresComputation {
             chosen = prefer
         } else if let best = candidates.first {
             chosen = best
-            let uniqueClone = resource.parent.map { model.resources[$0].variant == .clone && resource.settings.isUnique }
+            let uniqueClone =
+                resource.parent.map { model.resources[$0].variant == .clone && resource.settings.isUnique }
                 ?? false
             if !uniqueClone, weights[index][best]! > .zero, isAvailable(best), let current, isAvailable(current),
                 weights[index][current].map({ $0 >= .zero }) ?? false
@@ -936,8 +940,10 @@ struct Colocation {
     static func unpack(_ model: CIBModel) -> [Colocation] {
         var result: [Colocation] = []
         func role(_ role: Role?) -> Role? { role == .started || role == .unknown ? nil : role }
-        func add(_ constraint: ColocationConstraint, _ dependent: String, _ primary: String, _ score: Score,
-                 _ dependentRole: Role?, _ primaryRole: Role?) {
+        func add(
+            _ constraint: ColocationConstraint, _ dependent: String, _ primary: String, _ score: Score,
+            _ dependentRole: Role?, _ primaryRole: Role?
+        ) {
             guard score != .zero, let d = model.resource(dependent), let p = model.resource(primary) else { return }
             result.append(
                 Colocation(
@@ -948,7 +954,8 @@ struct Colocation {
         }
         for constraint in model.constraints.colocation {
             if let pair = constraint.pair {
-                add(constraint, pair.resource, pair.withResource, constraint.score, pair.resourceRole,
+                add(
+                    constraint, pair.resource, pair.withResource, constraint.score, pair.resourceRole,
                     pair.withResourceRole)
                 continue
             }

@@ -53,7 +53,8 @@ struct ScoresCorpusTests {
                         let missing = expected.filter { !actual.contains($0) }.prefix(4)
                         let extra = actual.filter { !expected.contains($0) }.prefix(4)
                         reasons.append(
-                            "\(kind.rawValue): expected not produced: \(Array(missing))\n  produced not expected: \(Array(extra))")
+                            "\(kind.rawValue): expected not produced: \(Array(missing))\n  produced not expected: \(Array(extra))"
+                        )
                     }
                 }
             } catch {
@@ -76,7 +77,9 @@ struct ScoresCorpusTests {
                 print("scores (\(kind.rawValue) lines): not produced yet")
                 continue
             }
-            print("scores (\(kind.rawValue) lines, resources computed so far): \(kindMatches[kind] ?? 0)/\(names.count) cases match")
+            print(
+                "scores (\(kind.rawValue) lines, resources computed so far): \(kindMatches[kind] ?? 0)/\(names.count) cases match"
+            )
         }
         print("scores (all lines produced so far): \(matches)/\(names.count) cases match")
         print(

@@ -10,9 +10,10 @@ func cib(
     nodeAttributes: [Int: String] = [:]
 ) -> String {
     let nodeXML = (1...nodes).map { n in
-        let attributes = nodeAttributes[n].map {
-            "<instance_attributes id=\"node\(n)-ia\">\($0)</instance_attributes>"
-        } ?? ""
+        let attributes =
+            nodeAttributes[n].map {
+                "<instance_attributes id=\"node\(n)-ia\">\($0)</instance_attributes>"
+            } ?? ""
         return "<node id=\"\(n)\" uname=\"node\(n)\">\(attributes)</node>"
     }.joined()
     let states = (1...nodes).map { n in
@@ -105,7 +106,8 @@ struct ScoresRuleTests {
             """
         var xml = cib(resources: dummy("r", meta: "<nvpair id=\"s\" name=\"resource-stickiness\" value=\"100\"/>"))
         xml = xml.replacingOccurrences(
-            of: "expected=\"member\"></node_state></status>", with: "expected=\"member\">\(history)</node_state></status>")
+            of: "expected=\"member\"></node_state></status>",
+            with: "expected=\"member\">\(history)</node_state></status>")
         #expect(try scores(xml).scores(of: "r") == ["node1": 0, "node2": 100])
     }
 
@@ -129,7 +131,8 @@ struct ScoresRuleTests {
 struct ScoresColocationTests {
     @Test("a base node score enters with the node; a location constraint adds to it")
     func baseScore() throws {
-        var xml = cib(resources: dummy("r"), constraints: "<rsc_location id=\"l\" rsc=\"r\" node=\"node1\" score=\"10\"/>")
+        var xml = cib(
+            resources: dummy("r"), constraints: "<rsc_location id=\"l\" rsc=\"r\" node=\"node1\" score=\"10\"/>")
         xml = xml.replacingOccurrences(of: "uname=\"node1\">", with: "uname=\"node1\" score=\"100\">")
         #expect(try scores(xml).scores(of: "r") == ["node1": 110, "node2": 0])
     }
