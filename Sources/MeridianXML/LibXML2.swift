@@ -60,6 +60,33 @@ final class DiagnosticSink {
     }
 }
 
+/// libxml2 2.9 is not safe when several threads use one document at once (XPath evaluation
+/// and serialisation from 16 tasks corrupted the heap: MALLOC_PERTURB_ made it reproducible).
+/// Meridian's use of XML is light, so every call into libxml2 holds this (recursive) lock.
+let libxml2Lock = LibXML2Lock()
+
+/// A recursive mutex (pthread), usable from a global constant.
+final class LibXML2Lock: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+
+    init() {
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(&mutex, &attributes)
+        pthread_mutexattr_destroy(&attributes)
+    }
+
+    func lock() { pthread_mutex_lock(&mutex) }
+    func unlock() { pthread_mutex_unlock(&mutex) }
+
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}
+
 /// The structured error callback handed to libxml2; `context` is an unretained `DiagnosticSink`.
 let diagnosticSinkCallback: xmlStructuredErrorFunc = { context, error in
     guard let context, let error else { return }
@@ -72,6 +99,8 @@ let diagnosticSinkCallback: xmlStructuredErrorFunc = { context, error in
 /// records every message (so nothing is printed on stderr), silences the generic
 /// handler, and restores both afterwards. `body` must not suspend.
 func capturingDiagnostics<T>(sourceName: String?, _ body: (DiagnosticSink) -> T) -> (T, [XMLDiagnostic]) {
+    libxml2Lock.lock()
+    defer { libxml2Lock.unlock() }
     ensureLibXML2()
     let sink = DiagnosticSink(sourceName: sourceName)
     let previousStructured = meridian_xml_structured_error_handler()

@@ -48,7 +48,7 @@ public final class XMLDocument: @unchecked Sendable {
     }
 
     deinit {
-        xmlFreeDoc(pointer)
+        libxml2Lock.withLock { xmlFreeDoc(pointer) }
     }
 
     /// Parses XML text.
@@ -182,7 +182,7 @@ public final class XMLDocument: @unchecked Sendable {
     /// is discarded and the error is rethrown.
     public func editing(_ body: (XMLEditor) throws -> Void) rethrows -> XMLDocument {
         ensureLibXML2()
-        guard let copy = xmlCopyDoc(pointer, 1) else {
+        guard let copy = libxml2Lock.withLock({ xmlCopyDoc(pointer, 1) }) else {
             preconditionFailure("Internal inconsistency: libxml2 could not copy \(sourceName) (out of memory)")
         }
         let editor = XMLEditor(document: copy, sourceName: sourceName)
@@ -229,7 +229,7 @@ func withXPathObject<T>(
             },
             hint: "check the expression's syntax and that every namespace prefix it uses is passed in namespaces:")
     }
-    defer { xmlXPathFreeObject(object) }
+    defer { libxml2Lock.withLock { xmlXPathFreeObject(object) } }
     return try body(object)
 }
 
