@@ -1,32 +1,15 @@
 // Finding the Pacemaker reference corpus and comparing output as Pacemaker's runner does.
+import CorpusTestSupport
 import Foundation
 
 enum Corpus {
-    /// The package root, derived from this file's path (Tests/CIBTests/CorpusSupport.swift).
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// `$MERIDIAN_SHARED/corpus/pacemaker-scheduler`, else `../shared/corpus/pacemaker-scheduler`
-    /// next to the package root.
-    static let directory: URL = {
-        if let shared = ProcessInfo.processInfo.environment["MERIDIAN_SHARED"], !shared.isEmpty {
-            return URL(fileURLWithPath: shared).appendingPathComponent("corpus/pacemaker-scheduler")
-        }
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus/pacemaker-scheduler")
-    }()
+    static var packageRoot: URL { PacemakerCorpus.packageRoot }
+    static var directory: URL { PacemakerCorpus.directory }
 
     /// The case names, sorted.
-    static func caseNames() -> [String] {
-        let cases = directory.appendingPathComponent("cases")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: cases.path)) ?? []
-        return names.filter {
-            FileManager.default.fileExists(atPath: cases.appendingPathComponent("\($0)/input.xml").path)
-        }.sorted()
-    }
+    static func caseNames() -> [String] { PacemakerCorpus.caseNames(having: "input.xml") }
 
-    static func file(_ name: String, _ file: String) -> URL {
-        directory.appendingPathComponent("cases/\(name)/\(file)")
-    }
+    static func file(_ name: String, _ file: String) -> URL { PacemakerCorpus.file(name, file) }
 
     /// The part of `simulate.txt` before "Transition Summary:" (preamble and current status).
     static func expectedStatus(_ name: String) throws -> String {
@@ -63,18 +46,8 @@ enum Corpus {
         return out.joined(separator: "\n")
     }
 
-    /// Case names listed in a known-failures file (`name  # reason`), with their reasons.
+    /// Case names listed in a known-failures file of this target (`name  # reason`), with their reasons.
     static func knownFailures(_ file: String) -> [String: String] {
-        let url = packageRoot.appendingPathComponent("Tests/CIBTests/\(file)")
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [:] }
-        var result: [String: String] = [:]
-        for raw in text.split(separator: "\n") {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            let parts = line.split(separator: "#", maxSplits: 1)
-            let name = parts[0].trimmingCharacters(in: .whitespaces)
-            result[name] = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
-        }
-        return result
+        PacemakerCorpus.knownFailures(at: "Tests/CIBTests/\(file)")
     }
 }
