@@ -73,7 +73,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "meridian-bench", dependencies: [
-            "TicketWire", "BoothConfig",
+            "TicketWire", "BoothConfig", "CIB", "Scheduler",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
