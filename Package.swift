@@ -58,6 +58,7 @@ let package = Package(
         .target(name: "CIB", dependencies: ["MeridianXML"], swiftSettings: strict),
         .target(name: "Scheduler", dependencies: ["CIB"], swiftSettings: strict),
         .target(name: "TicketSimulation", dependencies: ["BoothConfig", "TicketLease"], swiftSettings: strict),
+        .target(name: "ClusterSimulation", dependencies: ["CIB", "Scheduler", "MeridianXML"], swiftSettings: strict),
 
         // Executables.
         .executableTarget(name: "meridian-ticketd", dependencies: [
@@ -92,6 +93,8 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "CIB", "CorpusTestSupport"],
                     exclude: ["scores-known-failures.txt"], swiftSettings: strict),
+        .testTarget(name: "ClusterSimulationTests", dependencies: ["ClusterSimulation", "CIB", "Scheduler", "CorpusTestSupport"],
+                    exclude: ["execution-known-failures.txt"], swiftSettings: strict),
         .testTarget(name: "TicketDaemonTests", dependencies: ["TicketClient", "BoothConfig", "TicketWire"],
                     exclude: ["Snapshots"],
                     swiftSettings: strict),
