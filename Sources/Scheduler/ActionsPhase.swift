@@ -62,6 +62,12 @@ struct PlannedAction {
     /// For fencing: the fence action (`reboot`, `off`, `on`).
     var fenceAction: String?
     var priority = 0
+    /// Recurring operations: the interval in milliseconds (0 for others).
+    var interval = 0
+    /// The configured timeout, if any.
+    var timeout: Int?
+    /// The result expected (8 for a promoted monitor).
+    var targetRC = 0
 }
 
 /// A resource-level ordering before it is expanded to actions (`pe__ordering_t`).

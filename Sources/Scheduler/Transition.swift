@@ -10,13 +10,21 @@ public struct Transition: Sendable {
     public let placement: Placement
     /// The "Transition Summary:" lines (each starting with `  * `), as crm_simulate prints them.
     public let summary: [String]
+    /// The transition graph: the required, runnable actions and their orderings
+    /// (crm_simulate -G). Probes are not scheduled (see Docs/scheduler.md).
+    public let graph: TransitionGraph
+    /// The graph in dot form (crm_simulate -D).
+    public let dot: String
 
     /// Schedules `model`: scores and placement, then actions, orderings and the summary.
     public static func schedule(_ model: CIBModel) -> Transition {
         let placement = Placement.compute(model)
         let computation = ActionsComputation(model: model, placement: placement)
         computation.run()
-        return Transition(placement: placement, summary: computation.summaryLines())
+        let summary = computation.summaryLines()
+        computation.createRecurringMonitors()
+        return Transition(
+            placement: placement, summary: summary, graph: computation.graph(), dot: computation.dot())
     }
 }
 
