@@ -171,7 +171,7 @@ func caseInsensitiveCompare(_ lhs: String, _ rhs: String) -> Int {
 /// Pacemaker sorts operation histories with a comparison that is not always a
 /// strict weak order; reproducing GLib's algorithm, not just its stability, keeps
 /// such histories in the order Pacemaker sees them.
-func glibSorted<T>(_ items: [T], by compare: (T, T) -> Int) -> [T] {
+public func glibSorted<T>(_ items: [T], by compare: (T, T) -> Int) -> [T] {
     guard items.count > 1 else { return items }
     let leftCount = items.count / 2
     let left = glibSorted(Array(items[..<leftCount]), by: compare)

@@ -28,6 +28,13 @@ struct ScoresComputation {
     var frozen: Set<Int> = []
     /// Nodes a revoked ticket with `loss-policy=fence` fences.
     var fenced: Set<Int> = []
+    /// Promotable clone instances' priorities, raised to their best promotion
+    /// score (`pcmk__add_promotion_scores`); they order the instances.
+    var promotionPriority: [Int: Score] = [:]
+    /// `stonith-enabled` without any fencing device configured (Pacemaker then
+    /// leaves each primitive unmanaged when assigning it).
+    lazy var fencingWithoutDevice =
+        model.properties.stonithEnabled && !model.resources.contains { $0.settings.isFencingDevice }
     /// The next role of each assigned resource.
     var nextRoles: [Int: Role] = [:]
     /// Resources assigned per node (`num_resources`), for tie-breaking.
@@ -336,9 +343,14 @@ struct ScoresComputation {
             if !inherited.contains(instance) {
                 // The clone's colocations apply to each instance (`append_parent_colocation`).
                 inherited.insert(instance)
-                s.withConstraints[instance] += s.withConstraints[index]
-                for colocation in s.dependentConstraints[index] where colocation.hasInfluence(s.model) {
-                    if allColocated || colocation.score < .zero || colocation.score >= .infinity {
+                for colocation in s.withConstraints[index]
+                where allColocated || colocation.score < .zero || colocation.score >= .infinity {
+                    s.withConstraints[instance].append(colocation)
+                }
+                // Influence is judged on the instance (`pcmk__colocation_has_influence`).
+                let inactive = s.model.resources[instance].state.runningOn.isEmpty
+                for colocation in s.dependentConstraints[index] where colocation.influence || inactive {
+                    if allColocated || colocation.score < .zero {
                         s.dependentConstraints[instance].append(colocation)
                     }
                 }
@@ -368,7 +380,10 @@ struct ScoresComputation {
             return chosen != nil
         }
 
-        for instance in instances where placed < maxInstances {
+        // Instances are distributed in Pacemaker's order (`pcmk__cmp_instance`).
+        let order = assignmentOrder(index)
+        let ordered = order.filter { !model.resources[$0].state.isOrphan }
+        for instance in ordered where placed < maxInstances {
             let state = model.resources[instance].state
             guard !state.runningOn.isEmpty, assigned[instance] == nil, !state.isFailed,
                 let current = currentNode(instance)
@@ -377,16 +392,17 @@ struct ScoresComputation {
                 if place(&self, instance, prefer: current) { placed += 1 }
             }
         }
-        for instance in instances where assigned[instance] == nil {
+        for instance in ordered where assigned[instance] == nil {
             if placed >= maxInstances {
                 for node in model.nodes { addLocation(instance, node: node.index, score: .minusInfinity) }
             } else if place(&self, instance, prefer: nil) {
                 placed += 1
             }
         }
+        for instance in order where model.resources[instance].state.isOrphan { settleOrphan(instance) }
         assigned[index] = .some(nil)
         nextRoles[index] = placed > 0 ? .started : .stopped
-        if clone.settings.isPromotable { reportPromotionScores(index, instances: clone.children) }
+        if clone.settings.isPromotable { reportPromotionScores(index, instances: order) }
     }
 
     /// The promotion score of an instance on a node (Pacemaker's `promotion_score`):
@@ -531,41 +547,10 @@ struct ScoresComputation {
                     node: node.map { model.nodes[$0].name } ?? "none", score: value))
             covered[.promotion, default: []].insert(model.resources[instance].id)
         }
-        // The instances with the highest non-negative scores are promoted, within
-        // promoted-max and promoted-node-max; the other placed ones stay unpromoted.
-        let maxPromoted = clone.clone?.maxPromoted ?? 1
-        let maxPerNode = clone.clone?.maxPromotedPerNode ?? 1
-        var promotedCount = 0
-        var perNode: [Int: Int] = [:]
-        let ordered = finalScores.enumerated().sorted { a, b in
-            a.element.score != b.element.score ? a.element.score > b.element.score : a.offset < b.offset
-        }.map(\.element)
-        for (instance, node, score) in ordered {
-            if score >= .zero && promotedCount < maxPromoted && perNode[node, default: 0] < maxPerNode {
-                promotedCount += 1
-                perNode[node, default: 0] += 1
-                nextRoles[instance] = .promoted
-            } else {
-                nextRoles[instance] = .unpromoted
-            }
-        }
-    }
-
-    /// Adds each instance's promotion score (`master-<name>` node attribute) on the
-    /// available nodes where it applies (`pcmk__add_promotion_scores`): an active
-    /// instance only where it is active.
-    mutating func addPromotionScores(_ index: Int) {
-        for instance in model.resources[index].children {
-            let resource = model.resources[instance]
-            let names = [resource.id, resource.state.historyName, resource.configID].compactMap { $0 }
-            let active = Set(resource.state.runningOn.compactMap { model.node(named: $0)?.index })
-            for node in model.nodes.indices where weights[instance][node] != nil && isAvailable(node) {
-                if !active.isEmpty && !active.contains(node) { continue }
-                let table = model.nodes[node].state.promotionScores
-                guard let score = names.lazy.compactMap({ table[$0] }).first, score > .zero else { continue }
-                weights[instance][node] = weights[instance][node]! + score
-            }
-        }
+        // Roles in promotion order (CloneOrder.swift).
+        let final = Dictionary(uniqueKeysWithValues: finalScores.map { ($0.instance, $0.score) })
+        let order = promotionOrder(index, instances: instances, sortIndex: final, priority: priority)
+        chooseRoles(index, order: order, sortIndex: final, priority: priority)
     }
 
     /// The resource or one of its descendants is blocked.
@@ -656,6 +641,8 @@ struct ScoresComputation {
         }
         covered[.primitiveAssign, default: []].insert(resource.id)
 
+        // Fencing enabled without a fencing device: every primitive is left unmanaged.
+        if fencingWithoutDevice { frozen.insert(index) }
         var chosen: Int?
         if !resource.state.isManaged || frozen.contains(index) {
             chosen = currentNode(index)
@@ -818,7 +805,8 @@ struct ScoresComputation {
         for node in work.indices {
             guard let score = work[node] else { continue }
             if primaryNode == nil {
-                work[node] = .minusInfinity + score
+                // An inactive primary takes the colocation's score away everywhere.
+                work[node] = Score(-colocation.score.value) + score
             } else if let value, let mine = model.nodes[node].attributes[colocation.attribute],
                 mine.lowercased() == value.lowercased()
             {
