@@ -90,11 +90,21 @@ extension ActionsComputation {
             let kind: GraphAction.Kind = action.flags.contains(.pseudo) ? .pseudoEvent : .rscOp
             var primitive: GraphPrimitive?
             if kind == .rscOp, let agent = item.agent {
-                let anonymous = item.parent.map { model.resources[$0].variant == .clone } ?? false
-                    && !item.settings.isUnique
+                // The name the executor knows: the name in the history when it differs, else
+                // the configured id for anonymous clone instances (add_resource_details).
+                let anonymous = !item.settings.isUnique
+                var shownID = item.id
+                var longID: String?
+                if let recorded = item.state.historyName, recorded != item.id {
+                    shownID = recorded
+                    longID = item.id
+                } else if anonymous && item.id != item.configID {
+                    shownID = item.configID
+                    longID = item.id
+                }
                 primitive = GraphPrimitive(
-                    id: anonymous ? item.configID : item.id, longID: anonymous ? item.id : nil,
-                    resourceClass: agent.standard, provider: agent.provider, type: agent.type)
+                    id: shownID, longID: longID, resourceClass: agent.standard, provider: agent.provider,
+                    type: agent.type)
             }
             return GraphAction(
                 kind: kind, id: index, operation: action.task, operationKey: action.key,
