@@ -67,6 +67,7 @@ let package = Package(
         ], swiftSettings: strict),
         .executableTarget(name: "meridian", dependencies: [
             "TicketClient", "BoothConfig", "TicketWire",
+            "ClusterSimulation", "CIB", "Scheduler", "MeridianXML",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "meridian-ticket-sim", dependencies: [
