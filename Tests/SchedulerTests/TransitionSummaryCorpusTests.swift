@@ -10,20 +10,18 @@ import Scheduler
 import Testing
 
 enum SummaryCorpus {
-    static let knownFailuresPath = "Tests/transition-summary-known-failures.txt"
-
     /// The expected summary lines of a case (the lines after the heading).
-    static func expected(_ name: String) throws -> [String] {
-        let text = try String(contentsOf: PacemakerCorpus.file(name, "transition_summary.txt"), encoding: .utf8)
+    static func expected(_ set: CorpusSet, _ name: String) throws -> [String] {
+        let text = try String(contentsOf: set.file(name, "transition_summary.txt"), encoding: .utf8)
         return text.split(separator: "\n").map { Corpus.normalized($0) }.filter {
             !$0.isEmpty && $0 != "TransitionSummary:"
         }
     }
 
     /// Meridian's summary lines for a case, whitespace removed.
-    static func actual(_ name: String) throws -> [String] {
-        let document = try CIBModel.document(contentsOfFile: PacemakerCorpus.file(name, "input.xml").path)
-        let now: Date? = document.root.attribute("execution-date") == nil ? Date() : nil
+    static func actual(_ set: CorpusSet, _ name: String) throws -> [String] {
+        let document = try CIBModel.document(contentsOfFile: set.file(name, "input.xml").path)
+        let now = try set.now(for: name, hasExecutionDate: document.root.attribute("execution-date") != nil)
         let model = try CIBModel.unpack(document, now: now)
         return Transition.schedule(model).summary.map { Corpus.normalized($0) }
     }
@@ -31,11 +29,20 @@ enum SummaryCorpus {
 
 @Suite("Pacemaker corpus transition summaries", .serialized)
 struct TransitionSummaryCorpusTests {
-    @Test("the Transition Summary matches crm_simulate for every case not listed as a known failure")
+    @Test("the Transition Summary matches crm_simulate for every shared case not listed as a known failure")
     func summaries() throws {
-        let names = PacemakerCorpus.caseNames(having: "transition_summary.txt")
-        try #require(!names.isEmpty, "no corpus at \(PacemakerCorpus.directory.path) (set MERIDIAN_SHARED)")
-        let known = PacemakerCorpus.knownFailures(at: SummaryCorpus.knownFailuresPath)
+        try check(.shared, knownFailuresPath: "Tests/transition-summary-known-failures.txt", label: "shared")
+    }
+
+    @Test("the Transition Summary matches crm_simulate for every case of the second set not listed")
+    func extraSummaries() throws {
+        try check(.extra, knownFailuresPath: "Tests/transition-summary-extra-known-failures.txt", label: "second set")
+    }
+
+    func check(_ set: CorpusSet, knownFailuresPath: String, label: String) throws {
+        let names = set.caseNames(having: "transition_summary.txt")
+        try #require(!names.isEmpty, "no corpus at \(set) (set MERIDIAN_SHARED)")
+        let known = PacemakerCorpus.knownFailures(at: knownFailuresPath)
         let showDiffs = ProcessInfo.processInfo.environment["SCHEDULER_CORPUS_DIFF"] != nil
         var passed = 0
         var unexpected: [String] = []
@@ -43,8 +50,8 @@ struct TransitionSummaryCorpusTests {
         for name in names {
             var difference: String?
             do {
-                let expected = try SummaryCorpus.expected(name)
-                let actual = try SummaryCorpus.actual(name)
+                let expected = try SummaryCorpus.expected(set, name)
+                let actual = try SummaryCorpus.actual(set, name)
                 if expected != actual {
                     let missing = expected.filter { !actual.contains($0) }
                     let extra = actual.filter { !expected.contains($0) }
@@ -62,8 +69,8 @@ struct TransitionSummaryCorpusTests {
                 if known[name] != nil { fixed.append(name) }
             }
         }
-        print("transition summaries: \(passed)/\(names.count) corpus cases match crm_simulate 2.1.5")
-        print("transition summaries: \(known.count) known failures listed in \(SummaryCorpus.knownFailuresPath)")
+        print("transition summaries (\(label)): \(passed)/\(names.count) cases match crm_simulate 2.1.5")
+        print("transition summaries (\(label)): \(known.count) known failures listed in \(knownFailuresPath)")
         #expect(unexpected.isEmpty, "cases differing that are not in the known-failures file: \(unexpected)")
         #expect(fixed.isEmpty, "cases that match now; remove them from the known-failures file: \(fixed)")
         #expect(passed * 100 >= names.count * 95, "fewer than 95% of the cases match (\(passed)/\(names.count))")
