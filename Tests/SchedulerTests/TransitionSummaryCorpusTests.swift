@@ -42,37 +42,29 @@ struct TransitionSummaryCorpusTests {
     func check(_ set: CorpusSet, knownFailuresPath: String, label: String) throws {
         let names = set.caseNames(having: "transition_summary.txt")
         try #require(!names.isEmpty, "no corpus at \(set) (set MERIDIAN_SHARED)")
-        let known = PacemakerCorpus.knownFailures(at: knownFailuresPath)
-        let showDiffs = ProcessInfo.processInfo.environment["SCHEDULER_CORPUS_DIFF"] != nil
-        var passed = 0
-        var unexpected: [String] = []
-        var fixed: [String] = []
+        let verbose = ProcessInfo.processInfo.environment["SCHEDULER_CORPUS_DIFF"] != nil
+        var tally = CorpusTally(knownFailuresAt: knownFailuresPath)
         for name in names {
-            var difference: String?
+            var problem: String?
             do {
                 let expected = try SummaryCorpus.expected(set, name)
                 let actual = try SummaryCorpus.actual(set, name)
                 if expected != actual {
-                    let missing = expected.filter { !actual.contains($0) }
-                    let extra = actual.filter { !expected.contains($0) }
-                    difference = "expected not produced: \(missing)\n  produced not expected: \(extra)"
-                        + (missing.isEmpty && extra.isEmpty ? " (order differs)" : "")
+                    problem = "expected not produced: \(expected.filter { !actual.contains($0) })\n"
+                        + "  produced not expected: \(actual.filter { !expected.contains($0) })"
                 }
             } catch {
-                difference = "failed: \(error)"
+                problem = "failed: \(error)"
             }
-            if let difference {
-                if known[name] == nil { unexpected.append(name) }
-                if showDiffs || known[name] == nil { print("transition summary mismatch: \(name)\n  \(difference)") }
-            } else {
-                passed += 1
-                if known[name] != nil { fixed.append(name) }
+            if tally.record(name, problem: problem, verbose: verbose), let problem {
+                print("transition summary mismatch: \(name)\n  \(problem)")
             }
         }
-        print("transition summaries (\(label)): \(passed)/\(names.count) cases match crm_simulate 2.1.5")
-        print("transition summaries (\(label)): \(known.count) known failures listed in \(knownFailuresPath)")
-        #expect(unexpected.isEmpty, "cases differing that are not in the known-failures file: \(unexpected)")
-        #expect(fixed.isEmpty, "cases that match now; remove them from the known-failures file: \(fixed)")
-        #expect(passed * 100 >= names.count * 95, "fewer than 95% of the cases match (\(passed)/\(names.count))")
+        print(tally.summary("transition summaries (\(label)) against crm_simulate 2.1.5"))
+        #expect(tally.unexpected.isEmpty, "cases differing that are not in \(knownFailuresPath): \(tally.unexpected)")
+        #expect(tally.fixed.isEmpty, "cases that match now; remove them from \(knownFailuresPath): \(tally.fixed)")
+        #expect(tally.unknownListed.isEmpty, "listed in \(knownFailuresPath) but no such case: \(tally.unknownListed)")
+        #expect(
+            tally.matches * 100 >= names.count * 95, "fewer than 95% of the cases match (\(tally.matches)/\(names.count))")
     }
 }
