@@ -117,7 +117,7 @@ public struct CIBModel: Sendable {
     ) -> (
         count: Score, lastFailure: Int?
     ) {
-        guard let node = node(named: nodeName) else { return (.zero, nil) }
+        guard let node = node(named: nodeName), !node.state.failures.isEmpty else { return (.zero, nil) }
         let resource = resources[index]
         let name = resource.state.historyName ?? resource.id
         let base = resource.settings.isUnique ? name : cloneBaseName(name)
@@ -201,19 +201,22 @@ public struct CIBModel: Sendable {
 /// A resource id without a trailing clone instance number (`rsc:3` → `rsc`), as
 /// Pacemaker's `clone_strip` computes it.
 func cloneBaseName(_ id: String) -> String {
-    let scalars = Array(id.unicodeScalars)
-    guard scalars.count > 1 else { return id }
-    var index = scalars.count - 1
-    while index > 0 {
-        let scalar = scalars[index]
-        if ("0"..."9").contains(scalar) {
-            index -= 1
+    // Digits and ':' are ASCII, so the UTF-8 bytes tell (no byte of another
+    // character can be taken for them).
+    let bytes = id.utf8
+    guard bytes.count > 1 else { return id }
+    let last = bytes.index(before: bytes.endIndex)
+    var index = last
+    while index > bytes.startIndex {
+        let byte = bytes[index]
+        if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+            index = bytes.index(before: index)
             continue
         }
-        if scalar == ":" {
+        if byte == UInt8(ascii: ":") {
             // A trailing ':' stays part of the name.
-            if index == scalars.count - 1 { return id }
-            return String(String.UnicodeScalarView(scalars[..<index]))
+            if index == last { return id }
+            return String(decoding: bytes[..<index], as: UTF8.self)
         }
         return id
     }

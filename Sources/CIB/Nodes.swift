@@ -16,41 +16,52 @@ public struct Node: Sendable, Hashable, Identifiable {
         case ping
     }
 
+    /// The stored values, shared by every copy (see ``SharedValue``).
+    @usableFromInline
+    struct Fields: Sendable, Hashable {
+        @usableFromInline let index: Int
+        @usableFromInline let id: String
+        @usableFromInline let name: String
+        @usableFromInline let kind: Kind
+        @usableFromInline let score: Score
+        @usableFromInline let attributes: [String: String]
+        @usableFromInline let configuredAttributes: [String: String]
+        @usableFromInline let line: Int
+        @usableFromInline let state: NodeState
+    }
+
+    @usableFromInline let storage: SharedValue<Fields>
+
     /// The node's position in ``CIBModel/nodes`` (Pacemaker's order: by name).
-    public let index: Int
+    @inlinable public var index: Int { storage.value.index }
     /// The node's id (`id`, the cluster layer's node id or UUID).
-    public let id: String
+    @inlinable public var id: String { storage.value.id }
     /// The node's name (`uname`).
-    public let name: String
+    @inlinable public var name: String { storage.value.name }
     /// The node type.
-    public let kind: Kind
+    @inlinable public var kind: Kind { storage.value.kind }
     /// The node's `score` attribute (0 when absent).
-    public let score: Score
+    @inlinable public var score: Score { storage.value.score }
     /// Every attribute rules see: the built-in `#` attributes, the configured
     /// `instance_attributes` and the transient attributes from the status section
     /// (which override configured ones).
-    public let attributes: [String: String]
+    @inlinable public var attributes: [String: String] { storage.value.attributes }
     /// Attributes from the configuration's `instance_attributes` only.
-    public let configuredAttributes: [String: String]
+    @inlinable public var configuredAttributes: [String: String] { storage.value.configuredAttributes }
     /// The 1-based line of the `<node>` element.
-    public let line: Int
+    @inlinable public var line: Int { storage.value.line }
     /// The node's state as of the status section.
-    public let state: NodeState
+    @inlinable public var state: NodeState { storage.value.state }
 
     /// Creates a node.
     public init(
         index: Int, id: String, name: String, kind: Kind, score: Score, attributes: [String: String],
         configuredAttributes: [String: String], line: Int, state: NodeState
     ) {
-        self.index = index
-        self.id = id
-        self.name = name
-        self.kind = kind
-        self.score = score
-        self.attributes = attributes
-        self.configuredAttributes = configuredAttributes
-        self.line = line
-        self.state = state
+        storage = SharedValue(
+            Fields(
+                index: index, id: id, name: name, kind: kind, score: score, attributes: attributes,
+                configuredAttributes: configuredAttributes, line: line, state: state))
     }
 }
 

@@ -468,38 +468,61 @@ public struct Resource: Sendable, Hashable, Identifiable {
         case primitive, group, clone
     }
 
+    /// The stored values, shared by every copy (see ``SharedValue``).
+    @usableFromInline
+    struct Fields: Sendable, Hashable {
+        @usableFromInline let index: Int
+        @usableFromInline let id: String
+        @usableFromInline let configID: String
+        @usableFromInline let element: String
+        @usableFromInline let variant: Variant
+        @usableFromInline let agent: ResourceAgent?
+        @usableFromInline let parent: Int?
+        @usableFromInline let children: [Int]
+        @usableFromInline let meta: [String: String]
+        @usableFromInline let parameters: [String: String]
+        @usableFromInline let operations: [OperationDefinition]
+        @usableFromInline let settings: ResourceSettings
+        @usableFromInline let clone: CloneSettings?
+        @usableFromInline let description: String?
+        @usableFromInline let line: Int
+        @usableFromInline let state: ResourceState
+    }
+
+    @usableFromInline let storage: SharedValue<Fields>
+
     /// The position in ``CIBModel/resources``.
-    public let index: Int
+    @inlinable public var index: Int { storage.value.index }
     /// The unique id (`rsc`, or `rsc:N` for a clone instance).
-    public let id: String
+    @inlinable public var id: String { storage.value.id }
     /// The `id` attribute in the configuration (the same for every instance).
-    public let configID: String
+    @inlinable public var configID: String { storage.value.configID }
     /// The configuration element (`primitive`, `group`, `clone`, `master`).
-    public let element: String
+    @inlinable public var element: String { storage.value.element }
     /// The kind of resource.
-    public let variant: Variant
+    @inlinable public var variant: Variant { storage.value.variant }
     /// The agent (primitives only).
-    public let agent: ResourceAgent?
+    @inlinable public var agent: ResourceAgent? { storage.value.agent }
     /// The parent (a group or clone), if any.
-    public let parent: Int?
+    @inlinable public var parent: Int? { storage.value.parent }
     /// The children: group members, or clone instances.
-    public let children: [Int]
+    @inlinable public var children: [Int] { storage.value.children }
     /// The effective meta attributes (own, inherited from parents, and `rsc_defaults`).
-    public let meta: [String: String]
+    @inlinable public var meta: [String: String] { storage.value.meta }
     /// The instance attributes (parameters) without node-specific rules.
-    public let parameters: [String: String]
+    @inlinable public var parameters: [String: String] { storage.value.parameters }
     /// The configured operations (primitives only).
-    public let operations: [OperationDefinition]
+    @inlinable public var operations: [OperationDefinition] { storage.value.operations }
     /// The meta attributes read into values.
-    public let settings: ResourceSettings
+    @inlinable public var settings: ResourceSettings { storage.value.settings }
     /// Clone settings (clones only).
-    public let clone: CloneSettings?
+    @inlinable public var clone: CloneSettings? { storage.value.clone }
     /// The `description` attribute, if any.
-    public let description: String?
+    @inlinable public var description: String? { storage.value.description }
     /// The 1-based line of the configuration element (0 for orphans).
-    public let line: Int
+    @inlinable public var line: Int { storage.value.line }
     /// The state after reading the history.
-    public let state: ResourceState
+    @inlinable public var state: ResourceState { storage.value.state }
 
     /// Creates a resource.
     public init(
@@ -508,22 +531,11 @@ public struct Resource: Sendable, Hashable, Identifiable {
         operations: [OperationDefinition], settings: ResourceSettings, clone: CloneSettings?,
         description: String?, line: Int, state: ResourceState
     ) {
-        self.index = index
-        self.id = id
-        self.configID = configID
-        self.element = element
-        self.variant = variant
-        self.agent = agent
-        self.parent = parent
-        self.children = children
-        self.meta = meta
-        self.parameters = parameters
-        self.operations = operations
-        self.settings = settings
-        self.clone = clone
-        self.description = description
-        self.line = line
-        self.state = state
+        storage = SharedValue(
+            Fields(
+                index: index, id: id, configID: configID, element: element, variant: variant, agent: agent,
+                parent: parent, children: children, meta: meta, parameters: parameters, operations: operations,
+                settings: settings, clone: clone, description: description, line: line, state: state))
     }
 }
 

@@ -368,8 +368,22 @@ extension Unpacker {
             historyLocations.append(
                 HistoryLocation(resource: index, node: node.map { nodes[$0].name }, score: score, reason: reason))
         }
-        let targets = node.map { [$0] } ?? Array(nodes.indices)
-        for target in targets { addNodeScore(index, node: target, score: score) }
+        if let node {
+            addNodeScore(index, node: node, score: score)
+        } else {
+            addScoreEverywhere(index, score: score)
+        }
+    }
+
+    /// ``addNodeScore(_:node:score:)`` for every node, in one pass over each table.
+    mutating func addScoreEverywhere(_ index: Int, score: Score) {
+        let rsc = resources[index]
+        for child in rsc.children { addScoreEverywhere(child, score: score) }
+        var table = rsc.allowedNodes
+        rsc.allowedNodes = []  // keeps `table` the only reference, so it is changed in place
+        if table.isEmpty { table = Array(repeating: nil, count: nodes.count) }
+        for node in table.indices { table[node] = (table[node] ?? .zero) + score }
+        rsc.allowedNodes = table
     }
 
     mutating func addNodeScore(_ index: Int, node: Int, score: Score) {

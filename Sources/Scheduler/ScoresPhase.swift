@@ -20,10 +20,10 @@ struct ScoresComputation {
     var entries: [ScoreEntry] = []
     var covered: [ScoreKind: Set<String>] = [:]
     /// The node (index) each assigned resource got, `nil` for none; absent: not assigned yet.
-    var assigned: [Int: Int?] = [:]
-    var assigning: Set<Int> = []
+    var assigned = ResourceTable<Int?>()
+    var assigning = ResourceFlags()
     /// Resources being merged into another's scores (Pacemaker's `pe_rsc_merging`).
-    var merging: Set<Int> = []
+    var merging = ResourceFlags()
     /// Resources a revoked ticket with `loss-policy=freeze` leaves unmanaged.
     var frozen: Set<Int> = []
     /// Nodes a revoked ticket with `loss-policy=fence` fences.
@@ -36,13 +36,15 @@ struct ScoresComputation {
     lazy var fencingWithoutDevice =
         model.properties.stonithEnabled && !model.resources.contains { $0.settings.isFencingDevice }
     /// The next role of each assigned resource.
-    var nextRoles: [Int: Role] = [:]
+    var nextRoles = ResourceTable<Role>()
     /// Resources assigned per node (`num_resources`), for tie-breaking.
     var assignedCount: [Int]
     /// Colocations each resource depends on (`rsc_cons`), in Pacemaker's order.
     var withConstraints: [[Colocation]]
     /// Colocations depending on each resource (`rsc_cons_lhs`), in Pacemaker's order.
     var dependentConstraints: [[Colocation]]
+    /// Node facts computed once (availability, nodes grouped by attribute value).
+    let nodeIndex = NodeIndex()
 
     init(model: CIBModel) {
         self.model = model
@@ -81,6 +83,10 @@ struct ScoresComputation {
     }
 
     mutating func run() -> AllocationScores {
+        // Room for every report (a resource is reported at most twice per node, as a
+        // clone instance or group member, plus promotion lines): growing the array by
+        // doubling would copy it and hold both copies. Pages never written stay free.
+        entries.reserveCapacity(model.resources.count * (2 * model.nodes.count + 1))
         applyLocations()
         applyTickets()
         for top in model.topLevel { applyStickiness(top) }
@@ -184,6 +190,8 @@ struct ScoresComputation {
     /// Bans a resource from a node where its fail count reached `migration-threshold`
     /// (`check_failure_threshold`).
     mutating func applyFailureThreshold(_ index: Int, node: Node) {
+        // Without failures on the node, no fail count reaches a threshold.
+        if node.state.failures.isEmpty { return }
         let resource = model.resources[index]
         if !resource.children.isEmpty {
             for child in resource.children { applyFailureThreshold(child, node: node) }
@@ -259,9 +267,7 @@ struct ScoresComputation {
 
     /// A node may run resources (Pacemaker's `pcmk__node_available` without scores).
     func isAvailable(_ node: Int) -> Bool {
-        let state = model.nodes[node].state
-        return state.online && !state.unclean && !state.standby && !state.maintenance && !state.shutdown
-            && !fenced.contains(node)
+        nodeIndex.isUsable(node, model) && (fenced.isEmpty || !fenced.contains(node))
     }
 
     /// Some node of a table is available with a non-negative score (`pcmk__any_node_available`).
@@ -653,13 +659,16 @@ struct ScoresComputation {
             return nil
         }
         let current = currentNode(index)
-        let candidates = model.nodes.indices.filter { weights[index][$0] != nil }.sorted { a, b in
-            let sa = isAvailable(a) ? weights[index][a]! : .minusInfinity
-            let sb = isAvailable(b) ? weights[index][b]! : .minusInfinity
-            if sa != sb { return sa > sb }
-            if assignedCount[a] != assignedCount[b] { return assignedCount[a] < assignedCount[b] }
+        // The sort reads only locals: a closure reading `self` copies the whole computation.
+        let table = weights[index]
+        let keys = table.indices.map { node in isAvailable(node) ? table[node] ?? .minusInfinity : .minusInfinity }
+        let counts = assignedCount
+        let nameRanks = nodeIndex.nameRanks(model)
+        let candidates = table.indices.filter { table[$0] != nil }.sorted { a, b in
+            if keys[a] != keys[b] { return keys[a] > keys[b] }
+            if counts[a] != counts[b] { return counts[a] < counts[b] }
             if let current, a == current || b == current { return a == current }
-            return model.nodes[a].name.utf8.lexicographicallyPrecedes(model.nodes[b].name.utf8)
+            return nameRanks[a] < nameRanks[b]
         }
         if let prefer, let best = candidates.first, let preferred = weights[index][prefer],
             preferred >= weights[index][best]!, preferred >= .zero, isAvailable(prefer)
@@ -799,18 +808,16 @@ struct ScoresComputation {
             return
         }
         if let role = colocation.primaryRole, role != nextRoles[colocation.primary] { return }
-        let value = primaryNode.flatMap { model.nodes[$0].attributes[colocation.attribute] }
         if primaryNode == nil && colocation.score < .zero { return }
+        let groups = nodeIndex.groups(colocation.attribute, model)
         var work = weights[dependent]
         for node in work.indices {
             guard let score = work[node] else { continue }
-            if primaryNode == nil {
+            if let primaryNode, groups.same(node, primaryNode) {
+                if colocation.score < .infinity { work[node] = colocation.score + score }
+            } else if primaryNode == nil {
                 // An inactive primary takes the colocation's score away everywhere.
                 work[node] = Score(-colocation.score.value) + score
-            } else if let value, let mine = model.nodes[node].attributes[colocation.attribute],
-                mine.lowercased() == value.lowercased()
-            {
-                if colocation.score < .infinity { work[node] = colocation.score + score }
             } else if colocation.score >= .infinity {
                 work[node] = .minusInfinity + score
             }
@@ -820,14 +827,16 @@ struct ScoresComputation {
         }
     }
 
-    /// The best score of a resource on an available node whose attribute has `value`
-    /// (`best_node_score_matching_attr`).
-    func bestScore(of index: Int, attribute: String, value: String?) -> Score {
-        var best = Score.minusInfinity
-        for node in model.nodes.indices {
-            guard let score = weights[index][node], score > best, isAvailable(node) else { continue }
-            let theirs = model.nodes[node].attributes[attribute]
-            if let value, let theirs, value.lowercased() == theirs.lowercased() { best = score }
+    /// For each group of nodes with the same attribute value, the best score of a
+    /// resource on an available node of the group (`best_node_score_matching_attr`
+    /// for every value at once; minus infinity where none).
+    func bestScores(of index: Int, _ groups: NodeIndex.Groups) -> [Score] {
+        var best = Array(repeating: Score.minusInfinity, count: groups.members.count)
+        let table = weights[index]
+        for node in table.indices {
+            let group = groups.groupOf[node]
+            guard group >= 0, let score = table[node], score > best[group], isAvailable(node) else { continue }
+            best[group] = score
         }
         return best
     }
@@ -839,10 +848,9 @@ struct ScoresComputation {
         rollback: Bool = true
     ) -> [Score?] {
         if merging.contains(index) { return table }
-        let resource = model.resources[index]
-        if resource.variant == .group {
+        if model.resources[index].variant == .group {
             // A group's preferences are its first member's, then its own dependents'.
-            guard let first = resource.children.first else { return table }
+            guard let first = model.resources[index].children.first else { return table }
             merging.insert(index)
             defer { merging.remove(index) }
             var work = addColocatedScores(
@@ -858,9 +866,11 @@ struct ScoresComputation {
         merging.insert(index)
         defer { merging.remove(index) }
         var work = table
+        let groups = nodeIndex.groups(attribute, model)
+        let best = bestScores(of: index, groups)
         for node in work.indices {
             guard let current = work[node] else { continue }
-            let score = bestScore(of: index, attribute: attribute, value: model.nodes[node].attributes[attribute])
+            let score = groups.groupOf[node] >= 0 ? best[groups.groupOf[node]] : .minusInfinity
             if factor < 0 && score < .zero { continue }
             let product = factor * Double(score.value)
             var weight = Int(product < 0 ? product - 0.5 : product + 0.5)

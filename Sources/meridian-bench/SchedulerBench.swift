@@ -83,7 +83,8 @@ struct SchedulerScale: ParsableCommand {
         defer { if workDir == nil { try? FileManager.default.removeItem(atPath: dir) } }
 
         print("Scheduler scale: CIBs from gen_cib.py N M; \(runs) Meridian run(s) per size, each in its own process")
-        print("pinned to one core (the scheduler is single-threaded); times are min / median, peak RSS the largest.")
+        print("pinned to one core (the scheduler is single-threaded); times are min / median, peak RSS the largest;")
+        print("wall times, and the CPU time of the same phases (the difference: other processes on the machine).")
         print("machine: \(machineDescription())")
         #if DEBUG
             print("warning: this is a debug build; build with -c release for meaningful figures.")
@@ -133,10 +134,10 @@ struct SchedulerScale: ParsableCommand {
                 print(
                     String(
                         format:
-                            "  %@ run %d: parse+unpack %.1f ms, placement %.1f ms%@, total %.1f ms, peak RSS %.1f MB",
+                            "  %@ run %d: parse+unpack %.1f ms, placement %.1f ms%@, total %.1f ms (CPU %.1f ms), peak RSS %.1f MB",
                         "\(size)", r + 1, timing.parseUnpackMs, timing.placementMs,
                         timing.transitionMs.map { String(format: ", transition %.1f ms", $0) } ?? "",
-                        timing.totalMs, Double(result.maxRSSKiB) / 1024))
+                        timing.totalMs, timing.totalCPUMs, Double(result.maxRSSKiB) / 1024))
             }
             if full { row.meridianSummary = readLines(of: "\(dir)/meridian-\(size).summary").filter { !$0.isEmpty } }
             if !noBaseline {
@@ -187,7 +188,7 @@ struct SchedulerScale: ParsableCommand {
         }
         var table: [[String]] = [
             [
-                "size", "parse+unpack ms", "placement ms", "transition ms", "total ms", "peak RSS MB",
+                "size", "parse+unpack ms", "placement ms", "transition ms", "total ms", "total CPU ms", "peak RSS MB",
                 "crm_simulate -R", "ratio M/crm", "decisions",
             ]
         ]
@@ -224,7 +225,8 @@ struct SchedulerScale: ParsableCommand {
             table.append([
                 "\(row.size)", pair(row.timings.map(\.parseUnpackMs)), pair(row.timings.map(\.placementMs)),
                 full ? pair(row.timings.compactMap(\.transitionMs)) : "not measured",
-                pair(row.timings.map(\.totalMs)), String(format: "%.0f", Double(row.peakRSS) / 1024),
+                pair(row.timings.map(\.totalMs)), pair(row.timings.map(\.totalCPUMs)),
+                String(format: "%.0f", Double(row.peakRSS) / 1024),
                 baseline, ratio, decisions,
             ])
         }
@@ -233,7 +235,7 @@ struct SchedulerScale: ParsableCommand {
         for (i, cells) in table.enumerated() {
             print(
                 cells.enumerated().map { c, s in
-                    c == 0 || c >= 6
+                    c == 0 || c >= 7
                         ? s.padding(toLength: widths[c], withPad: " ", startingAt: 0)
                         : String(repeating: " ", count: widths[c] - s.count) + s
                 }.joined(separator: "  "))
@@ -313,6 +315,19 @@ func readLines(of path: String) -> [String] {
 
 func executablePath() -> String {
     (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}
+
+/// This process's peak RSS so far, in MB.
+func peakRSSMB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+func threadCPUMs() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
 }
 
 func monotonicMs() -> Double {
@@ -407,6 +422,8 @@ struct SchedulerRun: ParsableCommand {
 
     @Option(help: "The CIB file.") var file: String
     @Option(help: "Write the Transition Summary lines here.") var summary: String?
+    @Option(help: "Write the allocation score lines here (to check that optimisations keep results).")
+    var scores: String?
 
     /// The full transition (`Transition.schedule`, with the actions phase) is measured.
     static let measuresTransition = true
@@ -420,6 +437,13 @@ struct SchedulerRun: ParsableCommand {
         var transitionMs: Double?
         /// Parse, unpack and the transition (placement counted once).
         var totalMs: Double
+        /// The CPU time of the same phases (this thread's; less sensitive than the wall
+        /// time to other processes on a shared machine).
+        var totalCPUMs: Double
+        /// CPU time per phase: parse, unpack, placement, transition.
+        var phaseCPUMs: [Double]
+        /// Peak RSS (MB) after each phase: parse, unpack, placement, transition.
+        var phasePeakMB: [Double]
         var nodes: Int
         var resources: Int
         var placed: Int
@@ -429,22 +453,28 @@ struct SchedulerRun: ParsableCommand {
 
     func run() throws {
         pinToOneCPU()
-        let t0 = monotonicMs()
+        let (t0, c0) = (monotonicMs(), threadCPUMs())
         let document = try CIBModel.document(contentsOfFile: file)
-        let t1 = monotonicMs()
+        let (t1, c1, m1) = (monotonicMs(), threadCPUMs(), peakRSSMB())
         let model = try CIBModel.unpack(document, now: nil)
-        let t2 = monotonicMs()
+        let (t2, c2, m2) = (monotonicMs(), threadCPUMs(), peakRSSMB())
         let placed = Placement.compute(model).nodes.lazy.filter { $0 != nil }.count
-        let t3 = monotonicMs()
+        let (t3, c3, m3) = (monotonicMs(), threadCPUMs(), peakRSSMB())
         let transition = Transition.schedule(model)
-        let t4 = monotonicMs()
+        let (t4, c4, m4) = (monotonicMs(), threadCPUMs(), peakRSSMB())
         let timing = Timing(
             parseMs: t1 - t0, unpackMs: t2 - t1, placementMs: t3 - t2, transitionMs: t4 - t3,
-            totalMs: (t2 - t0) + (t4 - t3), nodes: model.nodes.count, resources: model.resources.count,
+            totalMs: (t2 - t0) + (t4 - t3), totalCPUMs: (c2 - c0) + (c4 - c3),
+            phaseCPUMs: [c1 - c0, c2 - c1, c3 - c2, c4 - c3], phasePeakMB: [m1, m2, m3, m4], nodes: model.nodes.count,
+            resources: model.resources.count,
             placed: placed, summaryLines: transition.summary.count)
         if let summary {
             try (transition.summary.joined(separator: "\n") + "\n").write(
                 toFile: summary, atomically: true, encoding: .utf8)
+        }
+        if let scores {
+            let lines = transition.placement.scores.entries.map(\.line)
+            try (lines.joined(separator: "\n") + "\n").write(toFile: scores, atomically: true, encoding: .utf8)
         }
         FileHandle.standardOutput.write(try JSONEncoder().encode(timing))
     }
