@@ -19,15 +19,24 @@ struct SchedulerEndToEndTests {
         return lines[start...].map { String($0.filter { !$0.isWhitespace }) }.filter { !$0.isEmpty }
     }
 
-    @Test("executing Meridian's graph gives crm_simulate's revised status")
+    @Test("executing Meridian's graph gives crm_simulate's revised status (shared cases)")
     func revisedStatus() throws {
-        let names = PacemakerCorpus.caseNames(having: "simulate.txt")
-        try #require(!names.isEmpty, "no corpus at \(PacemakerCorpus.directory.path) (set MERIDIAN_SHARED)")
-        var tally = CorpusTally(knownFailuresAt: Self.knownFailuresPath)
+        try check(.shared, knownFailuresPath: Self.knownFailuresPath, label: "shared")
+    }
+
+    @Test("executing Meridian's graph gives crm_simulate's revised status (second set)")
+    func revisedStatusExtra() throws {
+        try check(.extra, knownFailuresPath: "Tests/revised-status-extra-known-failures.txt", label: "second set")
+    }
+
+    func check(_ set: CorpusSet, knownFailuresPath: String, label: String) throws {
+        let names = set.caseNames(having: "simulate.txt")
+        try #require(!names.isEmpty, "no corpus at \(set) (set MERIDIAN_SHARED)")
+        var tally = CorpusTally(knownFailuresAt: knownFailuresPath)
         for name in names {
             var difference: String?
             do {
-                let document = try CIBModel.document(contentsOfFile: PacemakerCorpus.file(name, "input.xml").path)
+                let document = try CIBModel.document(contentsOfFile: set.file(name, "input.xml").path)
                 var options = SimulationOptions()
                 options.simulate = true
                 let output = try Simulation.run(document, options: options, clock: Date()) { model in
@@ -36,7 +45,7 @@ struct SchedulerEndToEndTests {
                         summary: transition.summary, graph: transition.graph, dot: transition.dot, scores: [])
                 }
                 let expected = Self.revisedSection(
-                    try String(contentsOf: PacemakerCorpus.file(name, "simulate.txt"), encoding: .utf8))
+                    try String(contentsOf: set.file(name, "simulate.txt"), encoding: .utf8))
                 let actual = Self.revisedSection(output.text)
                 if expected != actual {
                     let missing = expected.filter { !actual.contains($0) }.prefix(4)
@@ -50,8 +59,8 @@ struct SchedulerEndToEndTests {
                 print("revised status mismatch: \(name)\n  \(difference)")
             }
         }
-        print(tally.summary("revised status after executing Meridian's graph"))
-        #expect(tally.unexpected.isEmpty, "cases differing that are not in \(Self.knownFailuresPath): \(tally.unexpected)")
-        #expect(tally.fixed.isEmpty, "cases that match now; remove them from \(Self.knownFailuresPath): \(tally.fixed)")
+        print(tally.summary("revised status after executing Meridian's graph (\(label))"))
+        #expect(tally.unexpected.isEmpty, "cases differing that are not in \(knownFailuresPath): \(tally.unexpected)")
+        #expect(tally.fixed.isEmpty, "cases that match now; remove them from \(knownFailuresPath): \(tally.fixed)")
     }
 }
