@@ -243,3 +243,79 @@ extension ScoresComputation {
         nextRoles[index] = first.flatMap { nextRoles[$0] } ?? .stopped
     }
 }
+
+extension ScoresComputation {
+    /// A promotable clone instance's next role as Pacemaker sees it when setting
+    /// promotion priorities (`instance->fns->state(instance, FALSE)`): for a
+    /// cloned group the highest of its members'; for a primitive `stopped` when
+    /// it got no node, its current role when unmanaged, else the role the
+    /// history or `target-role` fixes (`unknown` when none).
+    func nextRoleBeforePromotion(_ index: Int) -> Role {
+        let resource = model.resources[index]
+        if !resource.children.isEmpty {
+            return resource.children.map { nextRoleBeforePromotion($0) }.max() ?? .unknown
+        }
+        guard assigned[index] ?? nil != nil else { return .stopped }
+        if !resource.state.isManaged || frozen.contains(index) { return resource.state.role }
+        return resource.state.nextRole ?? resource.settings.targetRole ?? .unknown
+    }
+}
+
+extension ScoresComputation {
+    /// A role-specific colocation of a placed promotable instance, applied to its
+    /// promotion priority (`apply_coloc_score` for the dependent's role): with a
+    /// primitive, `pcmk__apply_coloc_to_priority`; with a group, through its
+    /// last member (INFINITY) or first member; with a promotable clone's role,
+    /// for a promoted dependent, the score when an instance in that role is on
+    /// the same node, else −INFINITY for INFINITY
+    /// (`pcmk__update_promotable_dependent_priority`); with another clone, the
+    /// interleaved partner on the same node, or each instance for a finite score.
+    func colocationPriority(_ instance: Int, on node: Int, _ colocation: Colocation, _ value: Score) -> Score {
+        let primary = model.resources[colocation.primary]
+        switch primary.variant {
+        case .primitive:
+            return priority(on: node, with: colocation.primary, colocation, value)
+        case .group:
+            guard assigned[colocation.primary] != nil else { return value }
+            let members =
+                isColocatedGroup(colocation.primary)
+                ? (colocation.score >= .infinity
+                    ? Array(primary.children.suffix(1)) : Array(primary.children.prefix(1)))
+                : (colocation.score >= .infinity ? [] : primary.children)
+            return members.reduce(value) { priority(on: node, with: $1, colocation, $0) }
+        case .clone:
+            guard assigned[colocation.primary] != nil else { return value }
+            if primary.settings.isPromotable, let role = colocation.primaryRole, colocation.dependentRole == .promoted {
+                let paired = primary.children.contains { child in
+                    (assigned[child] ?? nil) == node && nextRoles[child] == role && !isBlockedRecursively(child)
+                }
+                if paired { return colocation.score + value }
+                return colocation.score >= .infinity ? .minusInfinity : value
+            }
+            let interleaved =
+                model.resources[instance].parent.map { model.resources[$0].clone?.interleave ?? false } ?? false
+            if interleaved {
+                let partner = primary.children.first { child in
+                    (assigned[child] ?? nil) == node && !isBlockedRecursively(child)
+                }
+                return partner.map { priority(on: node, with: $0, colocation, value) } ?? value
+            }
+            // INFINITY changes only the allowed nodes (already placed).
+            if colocation.score >= .infinity { return value }
+            return primary.children.reduce(value) { priority(on: node, with: $1, colocation, $0) }
+        }
+    }
+
+    /// `pcmk__apply_coloc_to_priority` for a dependent placed on `node` and a
+    /// primitive primary.
+    func priority(on node: Int, with primary: Int, _ colocation: Colocation, _ value: Score) -> Score {
+        guard let primaryNode = assigned[primary] ?? nil else { return value }
+        if !nodeIndex.groups(colocation.attribute, model).same(node, primaryNode) {
+            if colocation.score >= .infinity && colocation.dependentRole == .promoted { return .minusInfinity }
+            return value
+        }
+        if let role = colocation.primaryRole, role != nextRoles[primary] { return value }
+        let multiplier = colocation.dependentRole == .unpromoted ? -1 : 1
+        return Score(multiplier * colocation.score.value) + value
+    }
+}

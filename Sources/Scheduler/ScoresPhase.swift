@@ -427,7 +427,7 @@ struct ScoresComputation {
             }
             return any ? total : nil
         }
-        guard promotionScoreApplies(instance, on: node) else { return .zero }
+        guard promotionScoreApplies(instance, on: node) else { return nil }
         let table = model.nodes[node].state.promotionScores
         if let score = table[resource.state.historyName ?? resource.id] { return score }
         if !resource.settings.isUnique, let score = table[resource.configID] { return score }
@@ -460,12 +460,12 @@ struct ScoresComputation {
         for instance in instances {
             guard let chosen = assigned[instance] ?? nil else { continue }
             let resource = model.resources[instance]
-            let role = resource.settings.targetRole
+            let role = nextRoleBeforePromotion(instance)
             var value: Score
-            if role == .unpromoted || role == .stopped {
-                value = .minusInfinity
-            } else {
-                value = promotionScore(instance, on: chosen) ?? Score(-1)
+            switch role {
+            case .unpromoted, .stopped: value = .minusInfinity
+            case .promoted: value = promotionPriority[instance] ?? resource.settings.priority
+            case .unknown, .started: value = promotionScore(instance, on: chosen) ?? Score(-1)
             }
             // Location constraints for the promoted role, on the instance's node.
             for constraint in model.constraints.location {
@@ -489,21 +489,10 @@ struct ScoresComputation {
             }
             // Role-specific colocations of the instance.
             for colocation in withConstraints[instance] where (colocation.dependentRole ?? .unknown) >= .unpromoted {
-                guard let primaryNode = assigned[colocation.primary] ?? nil else { continue }
-                let mine = model.nodes[chosen].attributes[colocation.attribute]?.lowercased()
-                let theirs = model.nodes[primaryNode].attributes[colocation.attribute]?.lowercased()
-                if mine == nil || mine != theirs {
-                    if colocation.score >= .infinity && colocation.dependentRole == .promoted { value = .minusInfinity }
-                    continue
-                }
-                if let role = colocation.primaryRole, role != nextRoles[colocation.primary] { continue }
-                let multiplier = colocation.dependentRole == .unpromoted ? -1 : 1
-                value = Score(multiplier * colocation.score.value) + value
+                value = colocationPriority(instance, on: chosen, colocation, value)
             }
             priority[instance] = value
-            // An instance left where it is keeps its role: a promoted one stays promoted.
-            let keepsRole = !resource.state.isManaged || frozen.contains(instance)
-            sortIndex[instance] = keepsRole && resource.state.role == .promoted ? .infinity : value
+            sortIndex[instance] = role == .promoted ? .infinity : value
         }
         // promotion_order: the clone's scores plus the instances' on their nodes.
         var table = weights[index]
@@ -516,8 +505,6 @@ struct ScoresComputation {
             guard members.contains(where: { $0.0 == clone.id && $0.1 == .promoted }) else { continue }
             let ticket = model.tickets.first { $0.id == constraint.ticket }
             let granted = ticket?.granted ?? false
-            // A revoked ticket with loss-policy=freeze leaves the roles as they are.
-            if constraint.lossPolicy == .freeze && !granted { continue }
             if !granted || (ticket?.standby ?? false) {
                 for node in table.indices where table[node] != nil { table[node] = .minusInfinity }
             }
@@ -531,7 +518,8 @@ struct ScoresComputation {
         for colocation in withConstraints[index] where colocation.dependentRole == .promoted {
             table = addColocatedScores(
                 from: colocation.primary, into: table, attribute: colocation.attribute,
-                factor: Double(colocation.score.value) / Double(Score.infinityValue), rollback: false)
+                factor: Double(colocation.score.value) / Double(Score.infinityValue),
+                rollback: colocation.score < .infinity)
         }
         for colocation in dependentConstraints[index]
         where colocation.hasInfluence(model) && colocation.primaryRole == .promoted {
@@ -539,11 +527,20 @@ struct ScoresComputation {
                 from: colocation.dependent, into: table, attribute: colocation.attribute,
                 factor: Double(colocation.score.value) / Double(Score.infinityValue), onlyPositive: true)
         }
+        // Pacemaker merges into the clone's own table, which later merges read.
+        weights[index] = table
         var finalScores: [(instance: Int, node: Int, score: Score)] = []
         for instance in instances {
             let node = assigned[instance] ?? nil
+            // `set_sort_index_to_node_weight`: an unmanaged promoted instance stays
+            // first; a placed one with a non-negative score takes the merged table's.
             var value = sortIndex[instance] ?? .zero
-            if let node, !(model.resources[instance].state.isManaged && (priority[instance] ?? .zero) < .zero) {
+            let resource = model.resources[instance]
+            if (!resource.state.isManaged || frozen.contains(instance))
+                && nextRoleBeforePromotion(instance) == .promoted
+            {
+                value = .infinity
+            } else if let node, value >= .zero {
                 value = table[node] ?? value
             }
             if let node { finalScores.append((instance, node, value)) }
@@ -587,6 +584,16 @@ struct ScoresComputation {
         assigning.insert(index)
         defer { assigning.remove(index) }
         withConstraints[first] += withConstraints[index]
+        // After an unmanaged member, later members take the group's mandatory
+        // colocations themselves (`expand_group_colocations`).
+        var anyUnmanaged = !model.resources[first].state.isManaged
+        for member in group.children.dropFirst() {
+            if anyUnmanaged {
+                withConstraints[member] += withConstraints[index].filter { $0.score >= .infinity }
+            } else if !model.resources[member].state.isManaged {
+                anyUnmanaged = true
+            }
+        }
         withConstraints[index] = []
         dependentConstraints[last] += dependentConstraints[index]
         dependentConstraints[index] = []
@@ -743,13 +750,20 @@ struct ScoresComputation {
                         }
                     }
                 }
-                if colocation.score >= .infinity {
+                // Not for promoted-with-promoted: inactive dependents could not start.
+                if colocation.score >= .infinity
+                    && (colocation.dependentRole != .promoted || colocation.primaryRole != .promoted)
+                {
                     for node in weights[dependent].indices where weights[dependent][node] != nil {
                         if let add = affected[node] {
                             weights[dependent][node] = weights[dependent][node]! + add
                         } else {
                             weights[dependent][node] = .minusInfinity
                         }
+                    }
+                    // `node_list_exclude` also adds the instances' nodes missing from the table.
+                    for node in affected.keys where weights[dependent][node] == nil {
+                        weights[dependent][node] = .minusInfinity
                     }
                 }
                 return
@@ -791,6 +805,8 @@ struct ScoresComputation {
                 for node in weights[dependent].indices where weights[dependent][node] != nil && !nodes.contains(node) {
                     weights[dependent][node] = .minusInfinity
                 }
+                // `node_list_exclude` also adds the instances' nodes missing from the table.
+                for node in nodes where weights[dependent][node] == nil { weights[dependent][node] = .minusInfinity }
                 return
             }
             for instance in primary.children {
@@ -847,20 +863,47 @@ struct ScoresComputation {
         from index: Int, into table: [Score?], attribute: String, factor: Double, onlyPositive: Bool = false,
         rollback: Bool = true
     ) -> [Score?] {
+        var unusable: Set<Int> = []
+        return mergeColocatedScores(
+            from: index, into: table, attribute: attribute, factor: factor, onlyPositive: onlyPositive,
+            rollback: rollback, unusable: &unusable)
+    }
+
+    /// ``addColocatedScores(from:into:attribute:factor:onlyPositive:rollback:)`` with
+    /// the nodes an only-positive merge marked unusable (Pacemaker's `INFINITY_HACK`):
+    /// a positive score that a merge would make negative; later merges skip them,
+    /// they count as unavailable, and they become 1 when a merge level ends
+    /// without rolling back.
+    mutating func mergeColocatedScores(
+        from index: Int, into table: [Score?], attribute: String, factor: Double, onlyPositive: Bool,
+        rollback: Bool, unusable: inout Set<Int>
+    ) -> [Score?] {
         if merging.contains(index) { return table }
+        var marks = unusable
+        // Marked nodes become 1 where a merge level ends without rolling back.
+        func settled(_ work: [Score?], _ marks: inout Set<Int>) -> [Score?] {
+            guard onlyPositive else { return work }
+            var work = work
+            for node in marks { work[node] = Score(1) }
+            marks = []
+            return work
+        }
         if model.resources[index].variant == .group {
             // A group's preferences are its first member's, then its own dependents'.
             guard let first = model.resources[index].children.first else { return table }
             merging.insert(index)
             defer { merging.remove(index) }
-            var work = addColocatedScores(
+            var work = mergeColocatedScores(
                 from: first, into: table, attribute: attribute, factor: factor, onlyPositive: onlyPositive,
-                rollback: rollback)
+                rollback: rollback, unusable: &marks)
             for colocation in dependentConstraints[index] where colocation.score != .zero {
-                work = addColocatedScores(
+                work = mergeColocatedScores(
                     from: colocation.dependent, into: work, attribute: colocation.attribute,
-                    factor: Double(colocation.score.value) / Double(Score.infinityValue), onlyPositive: onlyPositive)
+                    factor: Double(colocation.score.value) / Double(Score.infinityValue), onlyPositive: onlyPositive,
+                    rollback: true, unusable: &marks)
             }
+            work = settled(work, &marks)
+            unusable = marks
             return work
         }
         merging.insert(index)
@@ -869,7 +912,7 @@ struct ScoresComputation {
         let groups = nodeIndex.groups(attribute, model)
         let best = bestScores(of: index, groups)
         for node in work.indices {
-            guard let current = work[node] else { continue }
+            guard let current = work[node], marks.isEmpty || !marks.contains(node) else { continue }
             let score = groups.groupOf[node] >= 0 ? best[groups.groupOf[node]] : .minusInfinity
             if factor < 0 && score < .zero { continue }
             let product = factor * Double(score.value)
@@ -877,22 +920,30 @@ struct ScoresComputation {
             if weight == 0 && score != .zero { weight = factor > 0 ? 1 : (factor < 0 ? -1 : 0) }
             let sum = Score(weight) + current
             if onlyPositive && sum < .zero && current > .zero {
-                work[node] = Score(1)
+                marks.insert(node)
             } else if onlyPositive && sum < .zero && current == .zero {
                 continue
             } else {
                 work[node] = sum
             }
         }
-        guard anyAvailable(work) else { return rollback ? table : work }
-        let multiplier = factor < 0 ? -1.0 : 1.0
-        for colocation in dependentConstraints[index]
-        where colocation.hasInfluence(model) && isStandalonePrimitive(colocation.dependent) {
-            work = addColocatedScores(
-                from: colocation.dependent, into: work, attribute: colocation.attribute,
-                factor: multiplier * Double(colocation.score.value) / Double(Score.infinityValue),
-                onlyPositive: onlyPositive)
+        let available = work.indices.contains { node in
+            (work[node].map { $0 >= .zero } ?? false) && isAvailable(node) && (marks.isEmpty || !marks.contains(node))
         }
+        if available {
+            let multiplier = factor < 0 ? -1.0 : 1.0
+            for colocation in dependentConstraints[index]
+            where colocation.hasInfluence(model) && isStandalonePrimitive(colocation.dependent) {
+                work = mergeColocatedScores(
+                    from: colocation.dependent, into: work, attribute: colocation.attribute,
+                    factor: multiplier * Double(colocation.score.value) / Double(Score.infinityValue),
+                    onlyPositive: onlyPositive, rollback: true, unusable: &marks)
+            }
+        } else if rollback {
+            return table
+        }
+        work = settled(work, &marks)
+        unusable = marks
         return work
     }
 }
