@@ -476,6 +476,8 @@ struct SchedulerRun: ParsableCommand {
             let lines = transition.placement.scores.entries.map(\.line)
             try (lines.joined(separator: "\n") + "\n").write(toFile: scores, atomically: true, encoding: .utf8)
         }
+        // The document stays (a daemon keeps its CIB): it counts in the peak RSS.
+        withExtendedLifetime(document) {}
         FileHandle.standardOutput.write(try JSONEncoder().encode(timing))
     }
 }
