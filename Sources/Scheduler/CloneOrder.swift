@@ -38,6 +38,12 @@ extension ScoresComputation {
         }
     }
 
+    /// A clone's instances in Pacemaker's order once it is assigned (configuration
+    /// order before).
+    func instances(of clone: Int) -> [Int] {
+        instanceOrder[clone] ?? model.resources[clone].children
+    }
+
     /// An instance's current role as promotion sees it: running unpromoted counts
     /// as `unpromoted` (`set_current_role_unpromoted`).
     func currentPromotionRole(_ instance: Int) -> Role {
@@ -286,7 +292,7 @@ extension ScoresComputation {
         case .clone:
             guard assigned[colocation.primary] != nil else { return value }
             if primary.settings.isPromotable, let role = colocation.primaryRole, colocation.dependentRole == .promoted {
-                let paired = primary.children.contains { child in
+                let paired = instances(of: colocation.primary).contains { child in
                     (assigned[child] ?? nil) == node && nextRoles[child] == role && !isBlockedRecursively(child)
                 }
                 if paired { return colocation.score + value }
@@ -295,14 +301,14 @@ extension ScoresComputation {
             let interleaved =
                 model.resources[instance].parent.map { model.resources[$0].clone?.interleave ?? false } ?? false
             if interleaved {
-                let partner = primary.children.first { child in
+                let partner = instances(of: colocation.primary).first { child in
                     (assigned[child] ?? nil) == node && !isBlockedRecursively(child)
                 }
                 return partner.map { priority(on: node, with: $0, colocation, value) } ?? value
             }
             // INFINITY changes only the allowed nodes (already placed).
             if colocation.score >= .infinity { return value }
-            return primary.children.reduce(value) { priority(on: node, with: $1, colocation, $0) }
+            return instances(of: colocation.primary).reduce(value) { priority(on: node, with: $1, colocation, $0) }
         }
     }
 

@@ -28,6 +28,9 @@ struct ScoresComputation {
     var frozen: Set<Int> = []
     /// Nodes a revoked ticket with `loss-policy=fence` fences.
     var fenced: Set<Int> = []
+    /// Each assigned clone's instances in Pacemaker's order after assignment and
+    /// promotion (the order later colocations with the clone go through them).
+    var instanceOrder: [Int: [Int]] = [:]
     /// Promotable clone instances' priorities, raised to their best promotion
     /// score (`pcmk__add_promotion_scores`); they order the instances.
     var promotionPriority: [Int: Score] = [:]
@@ -344,21 +347,18 @@ struct ScoresComputation {
             return counts[node] < perNode
         }
         let allColocated = maxInstances < available
-        var inherited: Set<Int> = []
         func place(_ s: inout ScoresComputation, _ instance: Int, prefer: Int?) -> Bool {
-            if !inherited.contains(instance) {
-                // The clone's colocations apply to each instance (`append_parent_colocation`).
-                inherited.insert(instance)
-                for colocation in s.withConstraints[index]
-                where allColocated || colocation.score < .zero || colocation.score >= .infinity {
-                    s.withConstraints[instance].append(colocation)
-                }
-                // Influence is judged on the instance (`pcmk__colocation_has_influence`).
-                let inactive = s.model.resources[instance].state.runningOn.isEmpty
-                for colocation in s.dependentConstraints[index] where colocation.influence || inactive {
-                    if allColocated || colocation.score < .zero {
-                        s.dependentConstraints[instance].append(colocation)
-                    }
+            // The clone's colocations apply to each instance (`append_parent_colocation`),
+            // appended again at each attempt, as Pacemaker does.
+            for colocation in s.withConstraints[index]
+            where allColocated || colocation.score < .zero || colocation.score >= .infinity {
+                s.withConstraints[instance].append(colocation)
+            }
+            // Influence is judged on the instance (`pcmk__colocation_has_influence`).
+            let inactive = s.model.resources[instance].state.runningOn.isEmpty
+            for colocation in s.dependentConstraints[index] where colocation.influence || inactive {
+                if allColocated || colocation.score < .zero {
+                    s.dependentConstraints[instance].append(colocation)
                 }
             }
             if let prefer {
@@ -376,6 +376,13 @@ struct ScoresComputation {
                 chosen = s.assignPrimitive(instance, prefer: prefer)
             }
             if let got = chosen, let prefer, got != prefer {
+                if s.model.resources[instance].variant == .group {
+                    // `pcmk__unassign_resource` leaves a group as it is (a group has
+                    // no node of its own): its members stay where they went, the
+                    // instance is not counted, and only its own table is restored.
+                    s.weights[instance] = backup[0]
+                    return false
+                }
                 for (member, table) in zip(family, backup) {
                     s.weights[member] = table
                     s.unassign(member)
@@ -392,9 +399,11 @@ struct ScoresComputation {
         for instance in ordered where placed < maxInstances {
             let state = model.resources[instance].state
             guard !state.runningOn.isEmpty, assigned[instance] == nil, !state.isFailed,
-                let current = currentNode(instance)
+                let current = activeNode(instance)
             else { continue }
-            if counts[current] < loopMax && canRun(self, current) {
+            // Tried there even if the node is full or the clone's score negative:
+            // the attempt then bans the node and is undone, as in Pacemaker.
+            if isAvailable(current) && model.nodes[current].score >= .zero && counts[current] < loopMax {
                 if place(&self, instance, prefer: current) { placed += 1 }
             }
         }
@@ -406,6 +415,7 @@ struct ScoresComputation {
             }
         }
         for instance in order where model.resources[instance].state.isOrphan { settleOrphan(instance) }
+        instanceOrder[index] = order
         assigned[index] = .some(nil)
         nextRoles[index] = placed > 0 ? .started : .stopped
         if clone.settings.isPromotable { reportPromotionScores(index, instances: order) }
@@ -439,11 +449,15 @@ struct ScoresComputation {
         let resource = model.resources[instance]
         let name = model.nodes[node].name
         guard let score = weights[instance][node], score >= .zero else { return false }
-        if !resource.settings.isUnique, let clone = resource.parent {
-            let siblings = model.resources[clone].children
-            let active = siblings.first { model.resources[$0].state.runningOn.contains(name) }
+        if !resource.settings.isUnique {
+            // The same resource in every instance of the clone (a member, for a cloned group).
+            let peers = model.resources[model.topAncestor(of: instance)].children.compactMap { peer -> Int? in
+                let members = model.resources[peer].children
+                return members.isEmpty ? peer : members.first { model.resources[$0].configID == resource.configID }
+            }
+            let active = peers.first { model.resources[$0].state.runningOn.contains(name) }
             if active == instance { return true }
-            if active == nil && siblings.contains(where: { model.resources[$0].state.knownOn.contains(name) }) {
+            if active == nil && peers.contains(where: { model.resources[$0].state.knownOn.contains(name) }) {
                 return true
             }
         }
@@ -515,6 +529,9 @@ struct ScoresComputation {
             else { continue }
             table[chosen] = value + current
         }
+        // The clone is being merged meanwhile (`sort_promotable_instances`).
+        merging.insert(index)
+        defer { merging.remove(index) }
         for colocation in withConstraints[index] where colocation.dependentRole == .promoted {
             table = addColocatedScores(
                 from: colocation.primary, into: table, attribute: colocation.attribute,
@@ -554,6 +571,7 @@ struct ScoresComputation {
         let final = Dictionary(uniqueKeysWithValues: finalScores.map { ($0.instance, $0.score) })
         let order = promotionOrder(index, instances: instances, sortIndex: final, priority: priority)
         chooseRoles(index, order: order, sortIndex: final, priority: priority)
+        instanceOrder[index] = order
     }
 
     /// The resource or one of its descendants is blocked.
@@ -739,7 +757,7 @@ struct ScoresComputation {
                 // With a role of a promotable clone (`pcmk__update_dependent_with_promotable`).
                 let dependent = colocation.dependent
                 var affected: [Int: Score] = [:]
-                for instance in primary.children {
+                for instance in instances(of: colocation.primary) {
                     guard let node = assigned[instance] ?? nil, nextRoles[instance] == role else { continue }
                     affected[node] = weights[instance][node] ?? .zero
                     guard colocation.score < .infinity else { continue }
@@ -786,7 +804,7 @@ struct ScoresComputation {
                 }
                 var partner: Int?
                 for node in ordered {
-                    partner = primary.children.first { (assigned[$0] ?? nil) == node }
+                    partner = instances(of: colocation.primary).first { (assigned[$0] ?? nil) == node }
                     if partner != nil { break }
                 }
                 if let partner {
@@ -809,7 +827,7 @@ struct ScoresComputation {
                 for node in nodes where weights[dependent][node] == nil { weights[dependent][node] = .minusInfinity }
                 return
             }
-            for instance in primary.children {
+            for instance in instances(of: colocation.primary) {
                 var each = colocation
                 each.primary = instance
                 applyColocation(each)
@@ -818,12 +836,12 @@ struct ScoresComputation {
         }
         let dependent = colocation.dependent
         guard let primaryNode = assigned[colocation.primary] else { return }
-        if let role = colocation.dependentRole,
-            role != (model.resources[dependent].state.nextRole ?? model.resources[dependent].settings.targetRole)
-        {
-            return
-        }
-        if let role = colocation.primaryRole, role != nextRoles[colocation.primary] { return }
+        // `pcmk__colocation_affects`: a positive colocation needs the roles; a
+        // negative one is skipped when a role it names is the resource's next role.
+        let dependentNext = model.resources[dependent].state.nextRole ?? model.resources[dependent].settings.targetRole
+        let positive = colocation.score > .zero
+        if let role = colocation.dependentRole, (role == dependentNext) != positive { return }
+        if let role = colocation.primaryRole, (role == nextRoles[colocation.primary]) != positive { return }
         if primaryNode == nil && colocation.score < .zero { return }
         let groups = nodeIndex.groups(colocation.attribute, model)
         var work = weights[dependent]
