@@ -325,3 +325,36 @@ extension ScoresComputation {
         return Score(multiplier * colocation.score.value) + value
     }
 }
+
+extension ScoresComputation {
+    /// The score of the node a resource was assigned, as the node copy Pacemaker
+    /// keeps for it carries it (`allocated_to`): for a cloned group, its first
+    /// member's (the node `native_location` returns for the group).
+    func assignedWeight(_ index: Int, on node: Int) -> Score {
+        let resource = model.resources[index]
+        if let first = resource.children.first { return assignedWeight(first, on: node) }
+        return weights[index][node] ?? .zero
+    }
+}
+
+extension ScoresComputation {
+    /// A colocation of an instance (or a member of a cloned group's instance) with
+    /// another clone pairs instances node by node: the dependent's clone has
+    /// `interleave` and both clones allow as many instances per node.
+    func isInterleaved(_ dependent: Int, with primary: Int) -> Bool {
+        let clone = model.topAncestor(of: dependent)
+        guard clone != dependent, clone != primary, model.resources[clone].variant == .clone,
+            model.resources[clone].clone?.interleave ?? false
+        else { return false }
+        return copiesPerNode(clone) == copiesPerNode(primary)
+    }
+
+    /// `clone-node-max` as configured (`copies_per_node` reads the meta attribute,
+    /// without the limit of one for anonymous clones).
+    func copiesPerNode(_ index: Int) -> Int {
+        let resource = model.resources[index]
+        guard resource.variant == .clone else { return 1 }
+        guard let text = resource.meta["clone-node-max"] else { return 1 }
+        return max(0, Int(text.filter { $0 != " " }) ?? 0)
+    }
+}

@@ -395,26 +395,40 @@ struct ScoresComputation {
 
         // Instances are distributed in Pacemaker's order (`pcmk__cmp_instance`).
         let order = assignmentOrder(index)
-        let ordered = order.filter { !model.resources[$0].state.isOrphan }
-        for instance in ordered where placed < maxInstances {
+        // Orphans take part too, but can run nowhere (`can_run_instance`): once
+        // tried they are assigned no node (an unmanaged one stays where it is).
+        func settle(_ s: inout ScoresComputation, _ orphan: Int) -> Bool {
+            s.settleOrphan(orphan)
+            guard let node = s.assigned[orphan] ?? nil else { return false }
+            counts[node] += 1
+            return true
+        }
+        for instance in order where placed < maxInstances {
             let state = model.resources[instance].state
             guard !state.runningOn.isEmpty, assigned[instance] == nil, !state.isFailed,
                 let current = activeNode(instance)
             else { continue }
             // Tried there even if the node is full or the clone's score negative:
             // the attempt then bans the node and is undone, as in Pacemaker.
-            if isAvailable(current) && model.nodes[current].score >= .zero && counts[current] < loopMax {
-                if place(&self, instance, prefer: current) { placed += 1 }
+            guard isAvailable(current) && model.nodes[current].score >= .zero && counts[current] < loopMax else {
+                continue
             }
-        }
-        for instance in ordered where assigned[instance] == nil {
-            if placed >= maxInstances {
-                for node in model.nodes { addLocation(instance, node: node.index, score: .minusInfinity) }
-            } else if place(&self, instance, prefer: nil) {
+            if state.isOrphan {
+                guard let score = weights[instance][current], score >= .zero else { continue }
+                if settle(&self, instance) { placed += 1 }
+            } else if place(&self, instance, prefer: current) {
                 placed += 1
             }
         }
-        for instance in order where model.resources[instance].state.isOrphan { settleOrphan(instance) }
+        for instance in order where assigned[instance] == nil {
+            if placed >= maxInstances {
+                for node in model.nodes { addLocation(instance, node: node.index, score: .minusInfinity) }
+            } else if model.resources[instance].state.isOrphan
+                ? settle(&self, instance) : place(&self, instance, prefer: nil)
+            {
+                placed += 1
+            }
+        }
         instanceOrder[index] = order
         assigned[index] = .some(nil)
         nextRoles[index] = placed > 0 ? .started : .stopped
@@ -662,7 +676,7 @@ struct ScoresComputation {
                 factor: Double(colocation.score.value) / Double(Score.infinityValue))
         }
         let nextRole = resource.state.nextRole ?? resource.settings.targetRole
-        if nextRole == .stopped {
+        if nextRole == .stopped || nextRoles[index] == .stopped {
             for node in model.nodes { addLocation(index, node: node.index, score: .minusInfinity) }
         }
 
@@ -759,7 +773,7 @@ struct ScoresComputation {
                 var affected: [Int: Score] = [:]
                 for instance in instances(of: colocation.primary) {
                     guard let node = assigned[instance] ?? nil, nextRoles[instance] == role else { continue }
-                    affected[node] = weights[instance][node] ?? .zero
+                    affected[node] = assignedWeight(instance, on: node)
                     guard colocation.score < .infinity else { continue }
                     let value = model.nodes[node].attributes[colocation.attribute]?.lowercased()
                     for other in weights[dependent].indices where weights[dependent][other] != nil {
@@ -790,9 +804,7 @@ struct ScoresComputation {
             let nodes = Set(
                 primary.children.filter { !isBlockedRecursively($0) }.compactMap { assigned[$0] ?? nil })
             let dependent = colocation.dependent
-            if let parent = model.resources[dependent].parent, model.resources[parent].variant == .clone,
-                parent != colocation.primary, model.resources[parent].clone?.interleave ?? false
-            {
+            if isInterleaved(dependent, with: colocation.primary) {
                 // Interleaved: each instance goes with the instance of the other clone
                 // on its own node (`pcmk__find_compatible_instance`).
                 let ordered = model.nodes.indices.filter { weights[dependent][$0] != nil }.sorted { a, b in
@@ -812,9 +824,8 @@ struct ScoresComputation {
                     each.primary = partner
                     applyColocation(each)
                 } else if colocation.score >= .infinity {
-                    for node in weights[dependent].indices where weights[dependent][node] != nil {
-                        weights[dependent][node] = .minusInfinity
-                    }
+                    // Pacemaker stops the instance: its next role becomes Stopped.
+                    nextRoles[dependent] = .stopped
                 }
                 return
             }
