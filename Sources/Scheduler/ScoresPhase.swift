@@ -918,18 +918,31 @@ struct ScoresComputation {
             return work
         }
         if model.resources[index].variant == .group {
-            // A group's preferences are its first member's, then its own dependents'.
-            guard let first = model.resources[index].children.first else { return table }
+            // A group's preferences are its first member's, then those of the
+            // dependents of its last member (`init_group_colocated_nodes`).
+            guard let first = model.resources[index].children.first,
+                let last = model.resources[index].children.last
+            else { return table }
             merging.insert(index)
             defer { merging.remove(index) }
             var work = mergeColocatedScores(
                 from: first, into: table, attribute: attribute, factor: factor, onlyPositive: onlyPositive,
                 rollback: rollback, unusable: &marks)
-            for colocation in dependentConstraints[index] where colocation.score != .zero {
-                work = mergeColocatedScores(
-                    from: colocation.dependent, into: work, attribute: colocation.attribute,
-                    factor: Double(colocation.score.value) / Double(Score.infinityValue), onlyPositive: onlyPositive,
-                    rollback: true, unusable: &marks)
+            let available = work.indices.contains { node in
+                (work[node].map { $0 >= .zero } ?? false) && isAvailable(node)
+                    && (marks.isEmpty || !marks.contains(node))
+            }
+            if available {
+                let multiplier = factor < 0 ? -1.0 : 1.0
+                for colocation in dependentConstraints[last]
+                where colocation.hasInfluence(model) && isStandalonePrimitive(colocation.dependent) {
+                    work = mergeColocatedScores(
+                        from: colocation.dependent, into: work, attribute: colocation.attribute,
+                        factor: multiplier * Double(colocation.score.value) / Double(Score.infinityValue),
+                        onlyPositive: onlyPositive, rollback: true, unusable: &marks)
+                }
+            } else if rollback {
+                return table
             }
             work = settled(work, &marks)
             unusable = marks
