@@ -909,64 +909,38 @@ struct ScoresComputation {
     ) -> [Score?] {
         if merging.contains(index) { return table }
         var marks = unusable
-        // Marked nodes become 1 where a merge level ends without rolling back.
-        func settled(_ work: [Score?], _ marks: inout Set<Int>) -> [Score?] {
-            guard onlyPositive else { return work }
-            var work = work
-            for node in marks { work[node] = Score(1) }
-            marks = []
-            return work
-        }
-        if model.resources[index].variant == .group {
-            // A group's preferences are its first member's, then those of the
-            // dependents of its last member (`init_group_colocated_nodes`).
-            guard let first = model.resources[index].children.first,
-                let last = model.resources[index].children.last
-            else { return table }
-            merging.insert(index)
-            defer { merging.remove(index) }
-            var work = mergeColocatedScores(
-                from: first, into: table, attribute: attribute, factor: factor, onlyPositive: onlyPositive,
-                rollback: rollback, unusable: &marks)
-            let available = work.indices.contains { node in
-                (work[node].map { $0 >= .zero } ?? false) && isAvailable(node)
-                    && (marks.isEmpty || !marks.contains(node))
-            }
-            if available {
-                let multiplier = factor < 0 ? -1.0 : 1.0
-                for colocation in dependentConstraints[last]
-                where colocation.hasInfluence(model) && isStandalonePrimitive(colocation.dependent) {
-                    work = mergeColocatedScores(
-                        from: colocation.dependent, into: work, attribute: colocation.attribute,
-                        factor: multiplier * Double(colocation.score.value) / Double(Score.infinityValue),
-                        onlyPositive: onlyPositive, rollback: true, unusable: &marks)
-                }
-            } else if rollback {
-                return table
-            }
-            work = settled(work, &marks)
-            unusable = marks
-            return work
-        }
         merging.insert(index)
         defer { merging.remove(index) }
         var work = table
-        let groups = nodeIndex.groups(attribute, model)
-        let best = bestScores(of: index, groups)
-        for node in work.indices {
-            guard let current = work[node], marks.isEmpty || !marks.contains(node) else { continue }
-            let score = groups.groupOf[node] >= 0 ? best[groups.groupOf[node]] : .minusInfinity
-            if factor < 0 && score < .zero { continue }
-            let product = factor * Double(score.value)
-            var weight = Int(product < 0 ? product - 0.5 : product + 0.5)
-            if weight == 0 && score != .zero { weight = factor > 0 ? 1 : (factor < 0 ? -1 : 0) }
-            let sum = Score(weight) + current
-            if onlyPositive && sum < .zero && current > .zero {
-                marks.insert(node)
-            } else if onlyPositive && sum < .zero && current == .zero {
-                continue
-            } else {
-                work[node] = sum
+        // Whose dependents follow: a group's are its last member's (after its
+        // first member's preferences, `init_group_colocated_nodes`).
+        var dependentsOf = index
+        if model.resources[index].variant == .group {
+            guard let first = model.resources[index].children.first,
+                let last = model.resources[index].children.last
+            else { return table }
+            work = mergeColocatedScores(
+                from: first, into: table, attribute: attribute, factor: factor, onlyPositive: onlyPositive,
+                rollback: rollback, unusable: &marks)
+            dependentsOf = last
+        } else {
+            let groups = nodeIndex.groups(attribute, model)
+            let best = bestScores(of: index, groups)
+            for node in work.indices {
+                guard let current = work[node], marks.isEmpty || !marks.contains(node) else { continue }
+                let score = groups.groupOf[node] >= 0 ? best[groups.groupOf[node]] : .minusInfinity
+                if factor < 0 && score < .zero { continue }
+                let product = factor * Double(score.value)
+                var weight = Int(product < 0 ? product - 0.5 : product + 0.5)
+                if weight == 0 && score != .zero { weight = factor > 0 ? 1 : (factor < 0 ? -1 : 0) }
+                let sum = Score(weight) + current
+                if onlyPositive && sum < .zero && current > .zero {
+                    marks.insert(node)
+                } else if onlyPositive && sum < .zero && current == .zero {
+                    continue
+                } else {
+                    work[node] = sum
+                }
             }
         }
         let available = work.indices.contains { node in
@@ -974,7 +948,7 @@ struct ScoresComputation {
         }
         if available {
             let multiplier = factor < 0 ? -1.0 : 1.0
-            for colocation in dependentConstraints[index]
+            for colocation in dependentConstraints[dependentsOf]
             where colocation.hasInfluence(model) && isStandalonePrimitive(colocation.dependent) {
                 work = mergeColocatedScores(
                     from: colocation.dependent, into: work, attribute: colocation.attribute,
@@ -984,7 +958,11 @@ struct ScoresComputation {
         } else if rollback {
             return table
         }
-        work = settled(work, &marks)
+        // Marked nodes become 1 where a merge level ends without rolling back.
+        if onlyPositive {
+            for node in marks { work[node] = Score(1) }
+            marks = []
+        }
         unusable = marks
         return work
     }
