@@ -338,7 +338,8 @@ struct ScoresComputation {
         let maxInstances = settings?.maxInstances ?? clone.children.count
         let perNode = settings?.maxInstancesPerNode ?? 1
         var counts = Array(repeating: 0, count: model.nodes.count)
-        let available = model.nodes.indices.filter { isAvailable($0) }.count
+        // Nodes of the clone's table that can run resources (`distribute_children`).
+        let available = model.nodes.indices.filter { weights[index][$0] != nil && isAvailable($0) }.count
         let loopMax = max(1, available > 0 ? maxInstances / available : 0)
         var placed = 0
 
