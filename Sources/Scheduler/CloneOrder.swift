@@ -358,3 +358,19 @@ extension ScoresComputation {
         return max(0, Int(text.filter { $0 != " " }) ?? 0)
     }
 }
+
+extension ScoresComputation {
+    /// Adds a colocation the resource depends on, in Pacemaker's list order
+    /// (`pcmk__add_this_with`: sorted by primary, an equal one goes first).
+    mutating func addThisWith(_ index: Int, _ colocation: Colocation) {
+        let model = model
+        withConstraints[index].insertSorted(colocation) { Colocation.compare(model, $0.primary, $1.primary) }
+    }
+
+    /// Adds a colocation depending on the resource, in Pacemaker's list order
+    /// (`pcmk__add_with_this`: sorted by dependent, an equal one goes first).
+    mutating func addWithThis(_ index: Int, _ colocation: Colocation) {
+        let model = model
+        dependentConstraints[index].insertSorted(colocation) { Colocation.compare(model, $0.dependent, $1.dependent) }
+    }
+}

@@ -353,13 +353,13 @@ struct ScoresComputation {
             // appended again at each attempt, as Pacemaker does.
             for colocation in s.withConstraints[index]
             where allColocated || colocation.score < .zero || colocation.score >= .infinity {
-                s.withConstraints[instance].append(colocation)
+                s.addThisWith(instance, colocation)
             }
             // Influence is judged on the instance (`pcmk__colocation_has_influence`).
             let inactive = s.model.resources[instance].state.runningOn.isEmpty
             for colocation in s.dependentConstraints[index] where colocation.influence || inactive {
                 if allColocated || colocation.score < .zero {
-                    s.dependentConstraints[instance].append(colocation)
+                    s.addWithThis(instance, colocation)
                 }
             }
             if let prefer {
@@ -616,19 +616,21 @@ struct ScoresComputation {
         }
         assigning.insert(index)
         defer { assigning.remove(index) }
-        withConstraints[first] += withConstraints[index]
+        for colocation in withConstraints[index] { addThisWith(first, colocation) }
         // After an unmanaged member, later members take the group's mandatory
         // colocations themselves (`expand_group_colocations`).
         var anyUnmanaged = !model.resources[first].state.isManaged
         for member in group.children.dropFirst() {
             if anyUnmanaged {
-                withConstraints[member] += withConstraints[index].filter { $0.score >= .infinity }
+                for colocation in withConstraints[index] where colocation.score >= .infinity {
+                    addThisWith(member, colocation)
+                }
             } else if !model.resources[member].state.isManaged {
                 anyUnmanaged = true
             }
         }
         withConstraints[index] = []
-        dependentConstraints[last] += dependentConstraints[index]
+        for colocation in dependentConstraints[index] { addWithThis(last, colocation) }
         dependentConstraints[index] = []
         for resource in [index] + group.children {
             for node in model.nodes {
