@@ -423,7 +423,7 @@ struct ScoresComputation {
         }
         for instance in order where assigned[instance] == nil {
             if placed >= maxInstances {
-                for node in model.nodes { addLocation(instance, node: node.index, score: .minusInfinity) }
+                for node in model.nodes { addLocationRecursively(instance, node: node.index, score: .minusInfinity) }
             } else if model.resources[instance].state.isOrphan
                 ? settle(&self, instance) : place(&self, instance, prefer: nil)
             {
