@@ -160,7 +160,7 @@ extension ActionsComputation {
             createPrimitiveActions(resource)
         case .group:
             for member in item.children { createActions(member) }
-            for task in ["start", "running", "stop", "stopped"] + (item.meta["promotable"].map(isTrue) == true
+            for task in ["start", "running", "stop", "stopped"] + (pacemakerBoolean(item.meta["promotable"]) == true
                 ? ["demote", "demoted", "promote", "promoted"] : [])
             {
                 let index = resourceAction(resource, task: task, node: nil, optional: true)
@@ -169,10 +169,6 @@ extension ActionsComputation {
         case .clone:
             createCloneActions(resource)
         }
-    }
-
-    func isTrue(_ text: String) -> Bool {
-        ["true", "on", "yes", "y", "1"].contains(text.lowercased())
     }
 
     /// `clone_update_pseudo_status`: whether an instance (or its members) is active,
@@ -221,7 +217,7 @@ extension ActionsComputation {
         if item.clone?.ordered ?? false {
             var lastStop: Int?
             var lastStart: Int?
-            for child in item.children.sorted(by: { instanceNumber($0) < instanceNumber($1) }) {
+            for child in instancesInNumberOrder(resource) {
                 if let stop = onlyRequiredAction(child, task: "stop") {
                     if let lastStop { orderActions(stop, lastStop, .optional) }
                     lastStop = stop
@@ -245,10 +241,11 @@ extension ActionsComputation {
         }
     }
 
-    func instanceNumber(_ resource: Int) -> Int {
-        let id = model.resources[resource].id
-        guard let colon = id.lastIndex(of: ":") else { return 0 }
-        return Int(id[id.index(after: colon)...]) ?? 0
+    /// A clone's instances by instance number (the order ordered clones use).
+    func instancesInNumberOrder(_ clone: Int) -> [Int] {
+        model.resources[clone].children.sorted {
+            cloneInstanceNumber(model.resources[$0].id) < cloneInstanceNumber(model.resources[$1].id)
+        }
     }
 
     /// The single required action of a resource with `task` (`find_rsc_action`).

@@ -60,7 +60,7 @@ extension ActionsComputation {
         order(group, "stop", group, "stopped", .runnableLeft)
         order(group, "stopped", group, "start", .optional)
         order(group, "start", group, "running", .runnableLeft)
-        let ordered = model.resources[group].meta["ordered"].map(isTrue) ?? true
+        let ordered = pacemakerBoolean(model.resources[group].meta["ordered"]) ?? true
         let isPromotable = promotable[group]
         var previous: Int?
         var lastActive: Int?
@@ -115,7 +115,7 @@ extension ActionsComputation {
             order(clone, "running", clone, "promote", .runnableLeft)
         }
         let ordered = item.clone?.ordered ?? false
-        let children = ordered ? item.children.sorted { instanceNumber($0) < instanceNumber($1) } : item.children
+        let children = ordered ? instancesInNumberOrder(clone) : item.children
         var last: Int?
         for child in children {
             internalConstraints(child)
@@ -395,7 +395,7 @@ extension ActionsComputation {
                     let index = actions.count
                     actions.append(
                         PlannedAction(
-                            id: index, resource: nil, task: "do_shutdown", key: name, node: node, flags: [.runnable]))
+                            resource: nil, task: "do_shutdown", key: name, node: node, flags: [.runnable]))
                     singletons[name] = index
                 }
             }

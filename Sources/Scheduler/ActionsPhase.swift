@@ -41,7 +41,6 @@ enum ActionNeeds { case nothing, quorum, fencing }
 
 /// One action of the transition (resource action, pseudo-action or node action).
 struct PlannedAction {
-    var id: Int
     /// The resource (index into the model), `nil` for node and pseudo actions without one.
     var resource: Int?
     /// `start`, `stop`, `promote`, `demote`, `running`, `stopped`, `promoted`, `demoted`,
@@ -105,7 +104,7 @@ final class ActionsComputation {
     var blocked: [Bool]
     var restarting: [Bool]
     var stopUnexpected: [Bool]
-    var promotable: [Bool]
+    let promotable: [Bool]
 
     // Per-node state.
     var online: [Bool]
@@ -132,7 +131,7 @@ final class ActionsComputation {
         blocked = model.resources.map { $0.state.isBlocked }
         restarting = Array(repeating: false, count: count)
         stopUnexpected = Array(repeating: false, count: count)
-        promotable = model.resources.map { _ in false }
+        promotable = model.resources.map { model.resources[model.topAncestor(of: $0.index)].settings.isPromotable }
         online = model.nodes.map { $0.state.online }
         unclean = model.nodes.map { $0.state.unclean }
         pendingNode = model.nodes.map { $0.state.pending }
@@ -142,17 +141,9 @@ final class ActionsComputation {
         for colocation in Colocation.unpack(model) {
             primaryOf[colocation.primary].append(colocation)
         }
-        for resource in model.resources {
-            let top = model.topAncestor(of: resource.index)
-            promotable[resource.index] = model.resources[top].settings.isPromotable
-        }
         // Promotable clone instances use the unpromoted role instead of started.
         for resource in model.resources where promotable[resource.index] && role[resource.index] == .started {
             role[resource.index] = .unpromoted
-        }
-        for resource in model.resources where resource.variant != .primitive {
-            // A collective's role is its highest member role, as unpacking computed it.
-            if promotable[resource.index] && role[resource.index] == .started { role[resource.index] = .unpromoted }
         }
         // Members of a promotable clone's group instances take the instance's role.
         for resource in model.resources where resource.variant == .group && promotable[resource.index] {
@@ -211,7 +202,7 @@ final class ActionsComputation {
             var flags: ActionFlags = [.runnable]
             if optional { flags.insert(.optional) }
             var action = PlannedAction(
-                id: index, resource: resource, task: task, key: actionKey, node: node, flags: flags)
+                resource: resource, task: task, key: actionKey, node: node, flags: flags)
             if task == "start" || task == "promote" {
                 switch model.resources[resource].settings.requires {
                 case .fencing, .unfencing: action.needs = .fencing
@@ -295,7 +286,7 @@ final class ActionsComputation {
         let index = actions.count
         actions.append(
             PlannedAction(
-                id: index, resource: nil, task: name, key: name, node: nil, flags: [.optional, .pseudo, .runnable]))
+                resource: nil, task: name, key: name, node: nil, flags: [.optional, .pseudo, .runnable]))
         singletons[name] = index
         return index
     }
@@ -326,7 +317,7 @@ final class ActionsComputation {
         } else {
             index = actions.count
             var action = PlannedAction(
-                id: index, resource: nil, task: "stonith", key: name, node: node, flags: [.optional, .runnable])
+                resource: nil, task: "stonith", key: name, node: node, flags: [.optional, .runnable])
             action.fenceAction = operation
             actions.append(action)
             singletons[name] = index

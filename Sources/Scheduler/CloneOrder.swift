@@ -139,8 +139,8 @@ extension ScoresComputation {
         let ca = colocated(a)
         let cb = colocated(b)
         if ca != cb { return ca > cb ? -1 : 1 }
-        let na = instanceNumber(ra.id)
-        let nb = instanceNumber(rb.id)
+        let na = cloneInstanceNumber(ra.id)
+        let nb = cloneInstanceNumber(rb.id)
         return na == nb ? 0 : (na < nb ? -1 : 1)
     }
 
@@ -170,12 +170,6 @@ extension ScoresComputation {
     /// The resource or one of its descendants failed (`did_fail`).
     func isFailedRecursively(_ index: Int) -> Bool {
         model.resources[index].state.isFailed || model.resources[index].children.contains { isFailedRecursively($0) }
-    }
-
-    /// The number after the last `:` of an instance id (`pcmk__cmp_instance_number`).
-    func instanceNumber(_ id: String) -> Int {
-        guard let colon = id.lastIndex(of: ":") else { return 0 }
-        return Int(id[id.index(after: colon)...].prefix { $0.isNumber }) ?? 0
     }
 
     /// For each active instance, the score its current node gets from the clone's

@@ -25,7 +25,7 @@ extension ActionsComputation {
                 let monitorKey = key(resource.index, "monitor", interval: operation.intervalMilliseconds)
                 let index = actions.count
                 var action = PlannedAction(
-                    id: index, resource: resource.index, task: "monitor", key: monitorKey, node: node,
+                    resource: resource.index, task: "monitor", key: monitorKey, node: node,
                     flags: [.runnable])
                 action.interval = operation.intervalMilliseconds
                 action.timeout = operation.timeoutMilliseconds
@@ -59,7 +59,7 @@ extension ActionsComputation {
                 let clone = model.resources[model.topAncestor(of: resource)]
                 if let settings = clone.clone {
                     if !action.flags.contains(.pseudo) || parent != clone.index {
-                        attributes.append(GraphAttribute("CRM_meta_clone", String(instanceNumber(resource))))
+                        attributes.append(GraphAttribute("CRM_meta_clone", String(cloneInstanceNumber(item.id))))
                     }
                     attributes.append(GraphAttribute("CRM_meta_clone_max", String(settings.maxInstances)))
                     attributes.append(GraphAttribute("CRM_meta_clone_node_max", String(settings.maxInstancesPerNode)))
@@ -141,31 +141,33 @@ extension ActionsComputation {
     /// The transition graph.
     func graph() -> TransitionGraph {
         let included = actions.indices.map { inGraph($0) }
+        var built: [Int: GraphAction] = [:]
+        for index in actions.indices where included[index] { built[index] = graphAction(index) }
         var synapses: [Synapse] = []
         for index in actions.indices where included[index] {
             let priority = actions[index].priority
             synapses.append(
                 Synapse(
-                    id: synapses.count, priority: priority == 0 ? nil : priority, action: graphAction(index),
-                    inputs: graphInputs(index, included: included).map { graphAction($0).reference }))
+                    id: synapses.count, priority: priority == 0 ? nil : priority, action: built[index]!,
+                    inputs: graphInputs(index, included: included).map { built[$0]!.reference }))
         }
         return TransitionGraph(synapses: synapses)
     }
+}
 
-    /// The graph in dot form, as crm_simulate -D writes it (graph actions only).
-    func dot() -> String {
-        let included = actions.indices.map { inGraph($0) }
-        func label(_ index: Int) -> String {
-            let action = actions[index]
-            if action.flags.contains(.pseudo) || action.node == nil { return action.key }
-            return "\(action.key) \(model.nodes[action.node!].name)"
+extension TransitionGraph {
+    /// The graph in dot form, as crm_simulate -D writes it (graph actions only, lines sorted).
+    public func dot() -> String {
+        func label(_ action: GraphAction) -> String {
+            guard !action.isPseudo, let node = action.onNode else { return action.operationKey }
+            return "\(action.operationKey) \(node)"
         }
         var lines: [String] = []
-        for index in actions.indices where included[index] {
-            let color = actions[index].flags.contains(.pseudo) ? "orange" : "black"
-            lines.append("\"\(label(index))\" [ style=bold color=\"green\" fontcolor=\"\(color)\"]")
-            for input in graphInputs(index, included: included) {
-                lines.append("\"\(label(input))\" -> \"\(label(index))\" [ style = bold]")
+        for synapse in synapses {
+            let color = synapse.action.isPseudo ? "orange" : "black"
+            lines.append("\"\(label(synapse.action))\" [ style=bold color=\"green\" fontcolor=\"\(color)\"]")
+            for input in synapse.inputs {
+                lines.append("\"\(label(input))\" -> \"\(label(synapse.action))\" [ style = bold]")
             }
         }
         return " digraph \"g\" {\n" + lines.sorted().joined(separator: "\n") + (lines.isEmpty ? "" : "\n") + "}\n"

@@ -1,6 +1,13 @@
 // The placement phase's result: where each resource goes and in which role.
 import CIB
 
+/// The number after the last `:` of a clone instance id, 0 for none
+/// (`pcmk__cmp_instance_number`).
+func cloneInstanceNumber(_ id: String) -> Int {
+    guard let colon = id.lastIndex(of: ":") else { return 0 }
+    return Int(id[id.index(after: colon)...].prefix { $0.isNumber }) ?? 0
+}
+
 /// The third phase of the scheduler: the node and role Pacemaker 2.1.5 would give
 /// each resource, computed together with the scores (``Placement/compute(_:)``).
 ///

@@ -13,8 +13,8 @@ public struct Transition: Sendable {
     /// The transition graph: the required, runnable actions and their orderings
     /// (crm_simulate -G). Probes are not scheduled (see Docs/scheduler.md).
     public let graph: TransitionGraph
-    /// The graph in dot form (crm_simulate -D).
-    public let dot: String
+    /// The graph in dot form (crm_simulate -D), derived from ``graph``.
+    public var dot: String { graph.dot() }
 
     /// Schedules `model`: scores and placement, then actions, orderings and the summary.
     public static func schedule(_ model: CIBModel) -> Transition {
@@ -23,8 +23,7 @@ public struct Transition: Sendable {
         computation.run()
         let summary = computation.summaryLines()
         computation.createRecurringMonitors()
-        return Transition(
-            placement: placement, summary: summary, graph: computation.graph(), dot: computation.dot())
+        return Transition(placement: placement, summary: summary, graph: computation.graph())
     }
 }
 

@@ -73,8 +73,7 @@ extension ActionsComputation {
             }
             return
         }
-        if let stop, nextRole[resource] == .stopped || (start != nil && !startRunnable) {
-            _ = stop
+        if stop != nil, nextRole[resource] == .stopped || (start != nil && !startRunnable) {
             for node in runningOn[resource] {
                 let stopHere = findActions(resource, key: key(resource, "stop"), node: node).first
                 emit("Stop", node, nil, stopHere, stopHere.flatMap { actions[$0].reason } != nil ? stopHere : start)
