@@ -29,7 +29,7 @@ struct AttributePrerequisiteTests {
             name: "attr-prereq", port: 29963, members: [.site(a), .site(b), .arbitrator(r)],
             ticketLines: ["expire = 4", "timeout = 400ms", "retries = 3", "attr-prereq = auto repl eq ACTIVE"])
         defer { c.shutdown() }
-        for m in [a, b, r] { try c.start(m) }
+        try c.startAll()
 
         // Attribute commands through the CLI.
         #expect(try meridian(c, ["attr", "set", c.ticket, "repl", "SYNCING", "--site", b]).status == 0)
@@ -42,8 +42,7 @@ struct AttributePrerequisiteTests {
         #expect(try meridian(c, ["attr", "set", c.ticket, "x", "1", "--site", r]).status == 2, "arbitrators refuse")
 
         // An administrator's grant is not an automatic acquisition: the prerequisite is "auto".
-        let grant = try c.client(a).grant(c.ticket)
-        try #require(grant.last?.result == .success, "grant at \(a): \(grant)")
+        try c.grantSucceeding(at: a)
         c.stop(a, signal: SIGKILL)
         // b's promise ends within one lease; with repl = SYNCING it must not take over.
         try await Task.sleep(for: .milliseconds(4000 + 1500))

@@ -28,7 +28,7 @@ struct TicketDaemonProcessTests {
                 name: "grant-list-revoke", port: 29951,
                 members: [.site(a), .site(b), .arbitrator(r)])
             defer { c.shutdown() }
-            for m in [a, b, r] { try c.start(m) }
+            try c.startAll()
 
             let grant = try c.client(a).grant(c.ticket)
             #expect(grant.first?.result == .more, "a waited grant is answered 'More' first: \(grant)")
@@ -96,7 +96,7 @@ struct TicketDaemonProcessTests {
                 name: "manual", port: 29952, members: [.site(a), .site(b), .arbitrator(r)],
                 ticketLines: ["mode = manual", "expire = 4", "timeout = 400ms", "retries = 3"])
             defer { c.shutdown() }
-            for m in [a, b, r] { try c.start(m) }
+            try c.startAll()
 
             let grant = try c.client(a).grant(c.ticket)
             #expect(grant.last?.result == .success, "manual grant at \(a): \(grant)")
@@ -146,9 +146,8 @@ struct TicketDaemonProcessTests {
             let (a, b, r) = ("127.0.53.1", "127.0.53.2", "127.0.53.3")
             let c = try TestCluster(name: "failover", port: 29953, members: [.site(a), .site(b), .arbitrator(r)])
             defer { c.shutdown() }
-            for m in [a, b, r] { try c.start(m) }
-            let grant = try c.client(a).grant(c.ticket)
-            try #require(grant.last?.result == .success, "grant at \(a): \(grant)")
+            try c.startAll()
+            try c.grantSucceeding(at: a)
             let monitor = ClusterMonitor(cluster: c)
             monitor.start()
             defer { monitor.stop() }
@@ -200,9 +199,8 @@ struct TicketDaemonProcessTests {
             let (a, b, r) = ("127.0.54.1", "127.0.54.2", "127.0.54.3")
             let c = try TestCluster(name: "partition", port: 29954, members: [.site(a), .site(b), .arbitrator(r)])
             defer { c.shutdown() }
-            for m in [a, b, r] { try c.start(m) }
-            let grant = try c.client(a).grant(c.ticket)
-            try #require(grant.last?.result == .success, "grant at \(a): \(grant)")
+            try c.startAll()
+            try c.grantSucceeding(at: a)
             let monitor = ClusterMonitor(cluster: c)
             monitor.start()
             defer { monitor.stop() }
@@ -264,9 +262,8 @@ struct TicketDaemonProcessTests {
             let (a, b, r) = ("127.0.55.1", "127.0.55.2", "127.0.55.3")
             let c = try TestCluster(name: "restarts", port: 29955, members: [.site(a), .site(b), .arbitrator(r)])
             defer { c.shutdown() }
-            for m in [a, b, r] { try c.start(m) }
-            let grant = try c.client(a).grant(c.ticket)
-            try #require(grant.last?.result == .success, "grant at \(a): \(grant)")
+            try c.startAll()
+            try c.grantSucceeding(at: a)
             let monitor = ClusterMonitor(cluster: c)
             monitor.start()
             defer { monitor.stop() }
@@ -339,7 +336,7 @@ struct TicketDaemonProcessTests {
             let c = try TestCluster(
                 name: "competing-grants", port: 29961, members: [.site(a), .site(b), .arbitrator(r)])
             defer { c.shutdown() }
-            for m in [a, b, r] { try c.start(m) }
+            try c.startAll()
             let monitor = ClusterMonitor(cluster: c)
             monitor.start()
             defer { monitor.stop() }
@@ -387,9 +384,8 @@ struct TicketDaemonProcessTests {
             let (a, b, r) = ("127.0.60.1", "127.0.60.2", "127.0.60.3")
             let c = try TestCluster(name: "sigterm", port: 29960, members: [.site(a), .site(b), .arbitrator(r)])
             defer { c.shutdown() }
-            for m in [a, b, r] { try c.start(m) }
-            let grant = try c.client(a).grant(c.ticket)
-            try #require(grant.last?.result == .success, "grant at \(a): \(grant)")
+            try c.startAll()
+            try c.grantSucceeding(at: a)
             let exit = try #require(c.stop(a, signal: SIGTERM))
             let deadline = try #require(c.backend(a)?.expiresEpochMs)
             #expect(
@@ -421,7 +417,7 @@ struct TicketDaemonProcessTests {
                 name: "malformed", port: 29956,
                 members: [.site(a), .site(b), .arbitrator(r), .site(d)])
             defer { c.shutdown() }
-            for m in [a, b, r] { try c.start(m) }
+            try c.startAll()
 
             func counters() throws -> (PeerListing, Int) {
                 let p = try c.client(a).peers()
@@ -539,9 +535,8 @@ struct TicketDaemonProcessTests {
             let (a, b, r) = ("127.0.57.1", "127.0.57.2", "127.0.57.3")
             let c = try TestCluster(name: "iptables", port: 29957, members: [.site(a), .site(b), .arbitrator(r)])
             defer { c.shutdown() }
-            for m in [a, b, r] { try c.start(m) }
-            let grant = try c.client(a).grant(c.ticket)
-            try #require(grant.last?.result == .success, "grant at \(a): \(grant)")
+            try c.startAll()
+            try c.grantSucceeding(at: a)
             let monitor = ClusterMonitor(cluster: c)
             monitor.start()
             defer { monitor.stop() }

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import TicketWire
 
 #if canImport(Glibc)
@@ -137,6 +138,17 @@ final class TestCluster {
     }
 
     // MARK: - Processes
+
+    /// Starts every member's daemon, in configuration order.
+    func startAll() throws {
+        for member in members { try start(member.address) }
+    }
+
+    /// Grants the ticket at site `a`; the test stops here unless the grant succeeded.
+    func grantSucceeding(at a: String) throws {
+        let grant = try client(a).grant(ticket)
+        try #require(grant.last?.result == .success, "grant at \(a): \(grant)")
+    }
 
     /// Starts a member's daemon and waits until it answers a list request.
     func start(_ a: String, extraArguments: [String] = []) throws {
