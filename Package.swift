@@ -60,6 +60,10 @@ let package = Package(
         .target(name: "TicketSimulation", dependencies: ["BoothConfig", "TicketLease"], swiftSettings: strict),
         .target(name: "ClusterSimulation", dependencies: ["CIB", "Scheduler", "MeridianXML"], swiftSettings: strict),
 
+        // Replicated volumes: peer wire format and the daemon's I/O shell.
+        .target(name: "ReplicaWire", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: strict),
+
         // Executables.
         .executableTarget(name: "meridian-ticketd", dependencies: [
             "TicketDaemon", "BoothConfig", "MeridianLogging",
@@ -97,7 +101,9 @@ let package = Package(
                     exclude: ["scores-known-failures.txt", "scores-extra-known-failures.txt"], swiftSettings: strict),
         .testTarget(name: "ClusterSimulationTests", dependencies: ["ClusterSimulation", "CIB", "Scheduler", "CorpusTestSupport"],
                     exclude: ["execution-known-failures.txt"], swiftSettings: strict),
-        .testTarget(name: "TicketDaemonTests", dependencies: ["TicketClient", "BoothConfig", "TicketWire"],
+        .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport", swiftSettings: strict),
+        .testTarget(name: "ReplicaWireTests", dependencies: ["ReplicaWire"], swiftSettings: strict),
+        .testTarget(name: "TicketDaemonTests", dependencies: ["TicketClient", "BoothConfig", "TicketWire", "ProcessTestSupport"],
                     exclude: ["Snapshots"],
                     swiftSettings: strict),
     ]

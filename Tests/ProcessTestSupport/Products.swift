@@ -8,8 +8,8 @@ import Foundation
 /// executable (`/proc/self/exe`: `<scratch>/<triple>/debug/MeridianPackageTests.xctest`), the
 /// directory of `Bundle.main`, then `<repo>/.build/debug` derived from `#filePath` (CI's default
 /// scratch path). Never another engineer's `.build-*` directory: it may hold stale binaries.
-enum Products {
-    static let candidates: [String] = {
+public enum Products {
+    public static let candidates: [String] = {
         var dirs: [String] = []
         if let d = ProcessInfo.processInfo.environment["MERIDIAN_PRODUCTS_DIR"], !d.isEmpty { dirs.append(d) }
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
@@ -23,14 +23,14 @@ enum Products {
 
     /// The directory that holds the test bundle, walking out of an `.xctest` bundle directory
     /// (macOS layout) if needed.
-    static func containingDirectory(of path: String) -> String {
+    public static func containingDirectory(of path: String) -> String {
         var url = URL(fileURLWithPath: path).deletingLastPathComponent()
         while url.path.contains(".xctest") { url.deleteLastPathComponent() }
         return url.path
     }
 
     /// The path of an executable product, or an error that says how to build it.
-    static func path(_ name: String) throws -> String {
+    public static func path(_ name: String) throws -> String {
         for dir in candidates {
             let p = dir + "/" + name
             if FileManager.default.isExecutableFile(atPath: p) { return p }
@@ -42,19 +42,18 @@ enum Products {
     }
 
     /// The path of an optional product (e.g. the `meridian` CLI), or nil.
-    static func optionalPath(_ name: String) -> String? { try? path(name) }
+    public static func optionalPath(_ name: String) -> String? { try? path(name) }
 }
 
 /// Paths of the repository this test file belongs to.
-enum Repository {
-    /// `<repo>` from `<repo>/Tests/TicketDaemonTests/Support/Products.swift`.
-    static let root: String = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
+public enum Repository {
+    /// `<repo>` from `<repo>/Tests/ProcessTestSupport/Products.swift`.
+    public static let root: String = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     /// The shared folder with the booth peer's stub `crm_ticket`: `MERIDIAN_SHARED/peers/booth`,
     /// else `<repo>/../shared/peers/booth`.
-    static var boothPeerDirectory: String {
+    public static var boothPeerDirectory: String {
         let shared =
             ProcessInfo.processInfo.environment["MERIDIAN_SHARED"].flatMap { $0.isEmpty ? nil : $0 }
             ?? URL(fileURLWithPath: root).deletingLastPathComponent().appendingPathComponent("shared").path
@@ -63,13 +62,13 @@ enum Repository {
 }
 
 /// A failure of the test harness itself (a binary missing, a daemon that does not start, ...).
-struct HarnessError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct HarnessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Runs a program to completion; its exit status and combined standard output and error.
-func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+public func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = arguments

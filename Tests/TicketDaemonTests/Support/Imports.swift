@@ -1,0 +1,2 @@
+// The process-test helpers (Products, Repository, HarnessError, runProgram) for every file here.
+@_exported import ProcessTestSupport
