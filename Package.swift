@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "meridian-ticketd", targets: ["meridian-ticketd"]),
         .executable(name: "meridian-ticket-sim", targets: ["meridian-ticket-sim"]),
         .executable(name: "meridian-bench", targets: ["meridian-bench"]),
+        .executable(name: "meridian-replicad", targets: ["meridian-replicad"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -60,18 +61,32 @@ let package = Package(
         .target(name: "TicketSimulation", dependencies: ["BoothConfig", "TicketLease"], swiftSettings: strict),
         .target(name: "ClusterSimulation", dependencies: ["CIB", "Scheduler", "MeridianXML"], swiftSettings: strict),
 
-        // Replicated volumes: peer wire format and the daemon's I/O shell.
+        // Replicated volumes: pure cores, storage, NBD, configuration, control, peer wire, daemon shell.
+        .target(name: "ReplicationTracking", swiftSettings: strict),
+        .target(name: "ReplicationState", swiftSettings: strict),
+        .target(name: "ReplicaStorage", swiftSettings: strict),
+        .target(name: "NBD", swiftSettings: strict),
+        .target(name: "ReplicaConfig", swiftSettings: strict),
+        .target(name: "ReplicaControl", swiftSettings: strict),
         .target(name: "ReplicaWire", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: strict),
+        .target(name: "ReplicaDaemon", dependencies: [
+            "ReplicaWire", "NBD", "ReplicaStorage", "ReplicationState", "ReplicationTracking",
+            "ReplicaConfig", "ReplicaControl", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
 
         // Executables.
+        .executableTarget(name: "meridian-replicad", dependencies: [
+            "ReplicaDaemon", "ReplicaConfig", "MeridianLogging",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
         .executableTarget(name: "meridian-ticketd", dependencies: [
             "TicketDaemon", "BoothConfig", "MeridianLogging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "meridian", dependencies: [
             "TicketClient", "BoothConfig", "TicketWire",
-            "ClusterSimulation", "CIB", "Scheduler", "MeridianXML",
+            "ClusterSimulation", "CIB", "Scheduler", "MeridianXML", "ReplicaConfig", "ReplicaControl",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "meridian-ticket-sim", dependencies: [
@@ -103,6 +118,8 @@ let package = Package(
                     exclude: ["execution-known-failures.txt"], swiftSettings: strict),
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport", swiftSettings: strict),
         .testTarget(name: "ReplicaWireTests", dependencies: ["ReplicaWire"], swiftSettings: strict),
+        .testTarget(name: "ReplicaDaemonTests", dependencies: ["ProcessTestSupport", "ReplicaControl"],
+                    swiftSettings: strict),
         .testTarget(name: "TicketDaemonTests", dependencies: ["TicketClient", "BoothConfig", "TicketWire", "ProcessTestSupport"],
                     exclude: ["Snapshots"],
                     swiftSettings: strict),

@@ -17,14 +17,15 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         switch self {
         case .success: "success"
         case .refused:
-            "operation refused or failed (overgrant, election failed, before-acquire-handler failed, attr-prereq not met)"
+            "operation refused or failed (overgrant, election failed, before-acquire-handler failed, attr-prereq not met, "
+                + "volume state change refused)"
         case .usage:
             "usage or configuration error (bad option, booth.conf or authfile error, no such member, "
                 + "grant or revoke at an arbitrator)"
-        case .unreachable: "ticket daemon unreachable, or no answer in time"
+        case .unreachable: "daemon (ticket or replica) unreachable, or no answer in time"
         case .authentication:
             "authentication failed (authfile keys differ, or clocks further apart than maxtimeskew)"
-        case .unknownTicket: "unknown ticket"
+        case .unknownTicket: "unknown ticket or resource"
         case .pending:
             "result still pending: the daemon took the request but its outcome was not awaited "
                 + "(use --wait)"

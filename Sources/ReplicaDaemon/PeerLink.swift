@@ -1,0 +1,79 @@
+import NBD
+import ReplicaWire
+
+/// An established, authenticated connection to the peer of one resource. It ends exactly
+/// once (``fail(_:)``), after which the receiver thread returns and the resource treats every
+/// volume as disconnected.
+final class PeerLink: @unchecked Sendable {
+    let socket: PeerSocket
+    let peerName: String
+    private let lock = PosixLock()
+    private var alive = true
+    private(set) var reason = ""
+    /// Resync answers and verify hashes run here, off the receiver thread, in arrival order.
+    let worker = SerialWorker(name: "replica-worker")
+
+    init(socket: PeerSocket, peerName: String) {
+        self.socket = socket
+        self.peerName = peerName
+    }
+
+    var isAlive: Bool { lock.withLock { alive } }
+
+    /// Ends the link (idempotent): the socket is shut down so the receiver wakes up.
+    func fail(_ why: String) {
+        let first = lock.withLock { () -> Bool in
+            guard alive else { return false }
+            alive = false
+            reason = why
+            return true
+        }
+        if first { socket.shutdownBoth() }
+        worker.stop()
+    }
+}
+
+/// A thread that runs submitted jobs one after another.
+final class SerialWorker: @unchecked Sendable {
+    private let condition = Condition()
+    private var jobs: [@Sendable () -> Void] = []
+    private var stopped = false
+    private var started = false
+    let name: String
+
+    init(name: String) { self.name = name }
+
+    func submit(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopped else { return }
+        jobs.append(job)
+        if !started {
+            started = true
+            startThread(name: name) { [self] in run() }
+        }
+        condition.broadcast()
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        jobs.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !stopped { condition.wait() }
+            if stopped {
+                condition.unlock()
+                return
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
+        }
+    }
+}
