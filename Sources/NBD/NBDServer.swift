@@ -209,7 +209,13 @@ final class NBDConnection: @unchecked Sendable {
         var vectors = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
         var index = 0
         while index < vectors.count {
-            let n = vectors.withUnsafeMutableBufferPointer { writev(fd, $0.baseAddress! + index, Int32($0.count - index)) }
+            let n = vectors.withUnsafeMutableBufferPointer { v in
+                // sendmsg with MSG_NOSIGNAL: a vanished peer is an error value, never SIGPIPE.
+                var message = msghdr()
+                message.msg_iov = v.baseAddress! + index
+                message.msg_iovlen = v.count - index
+                return sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 return false

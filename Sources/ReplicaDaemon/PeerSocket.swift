@@ -208,7 +208,13 @@ final class PeerSocket: @unchecked Sendable {
     private func writeAll(_ parts: inout [iovec]) throws(LinkError) {
         var index = 0
         while index < parts.count {
-            let n = parts.withUnsafeMutableBufferPointer { writev(fd, $0.baseAddress! + index, Int32($0.count - index)) }
+            let n = parts.withUnsafeMutableBufferPointer { v in
+                // sendmsg with MSG_NOSIGNAL: a vanished peer is an error value, never SIGPIPE.
+                var message = msghdr()
+                message.msg_iov = v.baseAddress! + index
+                message.msg_iovlen = v.count - index
+                return sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+            }
             if n < 0 {
                 if Glibc.errno == EINTR { continue }
                 throw .errno("send to \(remote)")

@@ -535,6 +535,9 @@ final class ResourceRuntime: @unchecked Sendable {
             }
             let directives = volume.core.handshake(peer: peerInfo)
             volume.apply(directives)
+            // The merged bitmap is on disk before the resync starts: a crash of either side
+            // during the resync loses no out-of-sync block (DRBD writes its bitmap here too).
+            volume.flushBitmapLocked()
             log("\(volume.name): handshake with \(settings.peerName): \(volume.core.replication.rawValue), "
                 + "disk \(volume.core.disk.rawValue)/\(volume.core.peerDisk.rawValue), "
                 + "\(volume.bitmap.outOfSyncBytes) bytes out of sync")

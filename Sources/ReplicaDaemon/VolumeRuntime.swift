@@ -76,6 +76,9 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
             for range in activityLog.outOfSyncAfterCrash(dataSize: dataSize) {
                 bitmap.markOutOfSync(offset: range.lowerBound, length: range.upperBound - range.lowerBound)
             }
+            // The marks must be on disk before the superblock stops saying "crashed Primary":
+            // a second crash would otherwise lose them.
+            flushBitmapLocked()
             apply(core.crashRecovery())
             resource.log("\(resourceName)/\(number): attached after a crash as Primary: "
                 + "\(bitmap.outOfSyncBytes) bytes of the activity log marked out of sync")

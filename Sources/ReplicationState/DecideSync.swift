@@ -4,7 +4,8 @@
 /// them with DRBD's rule numbers and the differences):
 ///
 /// 1. both Primary: refused;
-/// 2. both just created: no sync; one just created: full sync from the other;
+/// 2. both just created: no sync; one just created: full sync from the other; one
+///    Inconsistent (interrupted resync, invalidate) and the other not: it is the target;
 /// 3. same current generation: no sync, unless a side crashed as Primary (it is the source
 ///    for its activity log), a side is Inconsistent, or bits are set (verify found
 ///    differences): then a bitmap resync;
@@ -27,13 +28,18 @@ public func decideSync(local: HandshakeInfo, peer: HandshakeInfo, policies: Spli
     if localFresh { return peer.disk == .inconsistent ? .noSync : .becomeSyncTarget(fullSync: true) }
     if peerFresh { return local.disk == .inconsistent ? .noSync : .becomeSyncSource(fullSync: true) }
 
+    // An Inconsistent side (interrupted resync, invalidate) has nothing to protect: it is the
+    // target whenever the other side has data. Bitmap-based when the generations relate.
+    let localGood = local.disk != .inconsistent, peerGood = peer.disk != .inconsistent
+    if localGood != peerGood {
+        let related = base(l.current) == base(p.current)
+            || (localGood ? (l.bitmap != 0 && base(l.bitmap) == base(p.current)) : (p.bitmap != 0 && base(p.bitmap) == base(l.current)))
+        return localGood ? .becomeSyncSource(fullSync: !related) : .becomeSyncTarget(fullSync: !related)
+    }
+
     if base(l.current) == base(p.current) {
         if local.crashedPrimary != peer.crashedPrimary {
             return local.crashedPrimary ? .becomeSyncSource(fullSync: false) : .becomeSyncTarget(fullSync: false)
-        }
-        let localGood = local.disk != .inconsistent, peerGood = peer.disk != .inconsistent
-        if localGood != peerGood {
-            return localGood ? .becomeSyncSource(fullSync: false) : .becomeSyncTarget(fullSync: false)
         }
         if local.crashedPrimary || local.outOfSyncBlocks > 0 || peer.outOfSyncBlocks > 0 {
             if local.role != peer.role { return local.role == .primary ? .becomeSyncSource(fullSync: false) : .becomeSyncTarget(fullSync: false) }

@@ -283,11 +283,11 @@ public struct VolumeReplica: Sendable, Equatable {
 func hex(_ value: UInt64) -> String { String(value, radix: 16, uppercase: true) }
 
 /// A small deterministic generator for fresh generation identifiers (seeded by the shell from
-/// the system's randomness, by the simulation from its seed).
-struct SplitMix64: Sendable, Equatable {
+/// the system's randomness, by the simulation from its seed, so a seed replays a run exactly).
+public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

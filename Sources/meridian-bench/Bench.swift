@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-bench",
         abstract: "Benchmarks that print numbers; each measures Meridian and its baseline in the same run.",
-        subcommands: [TicketFailover.self, TicketGrant.self, SchedulerScale.self, SchedulerRun.self])
+        subcommands: [TicketFailover.self, TicketGrant.self, SchedulerScale.self, SchedulerRun.self, VolumeBench.self])
 }
 
 struct Common: ParsableArguments {

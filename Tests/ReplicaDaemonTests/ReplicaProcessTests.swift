@@ -1,0 +1,121 @@
+import Foundation
+import ProcessTestSupport
+import ReplicaControl
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Real meridian-replicad processes on 127.x addresses with files as backing devices, driven by
+/// the `meridian volume` CLI and the libnbd tools. Serialized: each test starts two daemons.
+@Suite(.serialized) struct ReplicaProcessTests {
+    /// Fresh volumes: no promotion without --force; the forced promotion starts the initial full
+    /// sync; data written through NBD survives `kill -9` of the Primary and a promotion of the
+    /// peer, byte for byte.
+    @Test func initialSyncThenFailoverAfterKill() throws {
+        let pair = try ReplicaPair(net: 61)
+        try pair.startBoth()
+        let fresh = try #require(pair.status("beta")?.volumes.first)
+        #expect(fresh.disk == "Inconsistent")
+
+        let refused = try pair.volume("alpha", ["primary"])
+        #expect(refused.status == 1, "promotion without UpToDate data must be refused: \(refused.output)")
+        #expect(refused.output.contains("UpToDate"))
+
+        try pair.must("alpha", ["primary", "--force"])
+        try pair.waitInSync()
+        let synced = try #require(pair.status("beta")?.volumes.first)
+        #expect(synced.resyncReceivedBytes == synced.sizeBytes, "the initial sync copies the whole volume")
+
+        // While alpha is Primary, beta may not promote.
+        let twoPrimaries = try pair.volume("beta", ["primary"])
+        #expect(twoPrimaries.status == 1, "\(twoPrimaries.output)")
+
+        let size = try #require(pair.status("alpha")?.volumes.first?.sizeBytes)
+        let source = pair.directory + "/source.bin"
+        try shell("head -c \(size) /dev/urandom > \(source)")
+        try shell("nbdcopy \(source) '\(pair.nbdURI("alpha"))'")
+        let expected = try checksum(source)
+
+        pair.kill9("alpha")
+        try pair.waitUntil("beta notices alpha is gone", timeout: 15) {
+            pair.status("beta")?.connection?.state != "Connected"
+        }
+        try pair.must("beta", ["primary"])
+        let copy = pair.directory + "/copy.bin"
+        try shell("nbdcopy '\(pair.nbdURI("beta"))' \(copy)")
+        #expect(try checksum(copy) == expected, "every write acknowledged by alpha is on beta")
+    }
+
+    /// After a disconnect, only the blocks written meanwhile cross the wire on reconnect.
+    @Test func reconnectResyncsOnlyDirtyBlocks() throws {
+        let pair = try ReplicaPair(net: 62)
+        try pair.startBoth()
+        try pair.must("alpha", ["primary", "--force"])
+        try pair.waitInSync()
+        let before = try #require(pair.status("beta")?.volumes.first?.resyncReceivedBytes)
+
+        try pair.must("alpha", ["disconnect"])
+        try pair.waitUntil("alpha StandAlone", timeout: 10) { pair.status("alpha")?.connection?.state == "StandAlone" }
+        let dirty: UInt64 = 10 << 20
+        try shell("fio --name=dirty --ioengine=nbd --uri='\(pair.nbdURI("alpha"))' --rw=write --bs=1M "
+            + "--offset=8M --size=\(dirty) --iodepth=4 >/dev/null")
+        let outOfSync = try #require(pair.status("alpha")?.volumes.first?.outOfSyncBytes)
+        #expect(outOfSync == dirty)
+
+        try pair.must("alpha", ["connect"])
+        try pair.waitConnected()
+        try pair.waitInSync()
+        let after = try #require(pair.status("beta")?.volumes.first?.resyncReceivedBytes)
+        #expect(after - before == dirty, "resync sent \(after - before) bytes for \(dirty) dirty bytes")
+
+        let size = try #require(pair.status("alpha")?.volumes.first?.sizeBytes)
+        try pair.must("alpha", ["down"])
+        try pair.must("beta", ["down"])
+        #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
+    }
+
+    /// A peer with the wrong shared-secret is refused and the refusal is logged.
+    @Test func wrongSecretIsRefusedAndLogged() throws {
+        let pair = try ReplicaPair(net: 63, secrets: ["alpha": "right-secret", "beta": "forged-secret"])
+        for node in pair.nodes {
+            try pair.start(node)
+            try pair.must(node, ["create-md"])
+            try pair.must(node, ["up"])
+        }
+        try pair.waitUntil("an authentication failure in a log", timeout: 10) {
+            (pair.log("alpha") + pair.log("beta")).contains("AUTHENTICATION FAILED")
+        }
+        usleep(2_000_000)
+        for node in pair.nodes {
+            #expect(pair.status(node)?.connection?.state != "Connected")
+        }
+    }
+
+    /// Both nodes write as Primary while disconnected: the reconnect detects split brain and,
+    /// with the default policy, both stay StandAlone with their data untouched.
+    @Test func splitBrainIsDetected() throws {
+        let pair = try ReplicaPair(net: 64)
+        try pair.startBoth()
+        try pair.must("alpha", ["primary", "--force"])
+        try pair.waitInSync()
+        try pair.must("alpha", ["disconnect"])
+        try pair.waitUntil("beta no longer connected", timeout: 10) {
+            pair.status("beta")?.connection?.state != "Connected"
+        }
+        try pair.must("beta", ["primary"])
+        for node in pair.nodes {
+            try shell("fio --name=sb --ioengine=nbd --uri='\(pair.nbdURI(node))' --rw=write --bs=64k --size=1M >/dev/null")
+            try pair.must(node, ["secondary"])
+        }
+        let alphaData = try checksum(pair.disk("alpha"), length: 1 << 20)
+        try pair.must("alpha", ["connect"])
+        try pair.waitUntil("split brain reported", timeout: 15) {
+            (pair.log("alpha") + pair.log("beta")).lowercased().contains("split brain")
+        }
+        usleep(1_500_000)
+        #expect(pair.status("alpha")?.connection?.state != "Connected")
+        #expect(try checksum(pair.disk("alpha"), length: 1 << 20) == alphaData, "no resync overwrote alpha")
+    }
+}

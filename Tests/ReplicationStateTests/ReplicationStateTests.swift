@@ -1,0 +1,137 @@
+import Testing
+@testable import ReplicationState
+
+func info(_ id: Int, _ role: Role = .secondary, _ disk: DiskState = .upToDate, current: UInt64, bitmap: UInt64 = 0,
+          history: [UInt64] = [0, 0], changes: UInt64 = 0, crashed: Bool = false, since: UInt64 = 0) -> HandshakeInfo {
+    HandshakeInfo(nodeID: id, nodeName: id == 0 ? "alpha" : "beta", role: role, disk: disk,
+                  generations: GenerationIdentifiers(current: current, bitmap: bitmap, history: history),
+                  outOfSyncBlocks: changes, crashedPrimary: crashed, becamePrimaryAt: since)
+}
+
+func mirror(_ d: SyncDecision) -> SyncDecision {
+    switch d {
+    case .becomeSyncSource(let f): .becomeSyncTarget(fullSync: f)
+    case .becomeSyncTarget(let f): .becomeSyncSource(fullSync: f)
+    case .splitBrain(let r?): .splitBrain(resolvedAs: r == .discardLocal ? .discardPeer : .discardLocal)
+    default: d
+    }
+}
+
+@Suite struct DecideSyncTests {
+    static let cases: [(String, HandshakeInfo, HandshakeInfo, SplitBrainPolicies, SyncDecision)] = [
+        ("both just created", info(0, .secondary, .inconsistent, current: 4), info(1, .secondary, .inconsistent, current: 4), .init(), .noSync),
+        ("local just created", info(0, .secondary, .inconsistent, current: 4), info(1, .primary, current: 0xA0), .init(), .becomeSyncTarget(fullSync: true)),
+        ("same generation", info(0, current: 0xA0), info(1, current: 0xA0), .init(), .noSync),
+        ("crashed primary is the source", info(0, current: 0xA0, crashed: true), info(1, current: 0xA0), .init(), .becomeSyncSource(fullSync: false)),
+        ("peer went on from our data", info(0, current: 0xA0), info(1, .primary, current: 0xB0, bitmap: 0xA0), .init(), .becomeSyncTarget(fullSync: false)),
+        ("we went on from the peer's data", info(0, .primary, current: 0xB0, bitmap: 0xA0), info(1, current: 0xA0), .init(), .becomeSyncSource(fullSync: false)),
+        ("our data is in the peer's history", info(0, current: 0xA0), info(1, current: 0xC0, history: [0xA0, 0]), .init(), .becomeSyncTarget(fullSync: true)),
+        ("split brain, default policy", info(0, current: 0xB0, bitmap: 0xA0, changes: 5), info(1, current: 0xC0, bitmap: 0xA0, changes: 7), .init(), .splitBrain(resolvedAs: nil)),
+        ("split brain via history", info(0, current: 0xB0, history: [0xA0, 0]), info(1, current: 0xC0, history: [0xA0, 0]), .init(), .splitBrain(resolvedAs: nil)),
+        ("discard-zero-changes", info(0, current: 0xB0, bitmap: 0xA0, changes: 0), info(1, current: 0xC0, bitmap: 0xA0, changes: 7), .init(zeroPrimaries: .discardZeroChanges), .splitBrain(resolvedAs: .discardLocal)),
+        ("discard-zero-changes, both changed", info(0, current: 0xB0, bitmap: 0xA0, changes: 3), info(1, current: 0xC0, bitmap: 0xA0, changes: 7), .init(zeroPrimaries: .discardZeroChanges), .splitBrain(resolvedAs: nil)),
+        ("discard-least-changes", info(0, current: 0xB0, bitmap: 0xA0, changes: 3), info(1, current: 0xC0, bitmap: 0xA0, changes: 7), .init(zeroPrimaries: .discardLeastChanges), .splitBrain(resolvedAs: .discardLocal)),
+        ("discard-younger-primary", info(0, current: 0xB0, bitmap: 0xA0, since: 200), info(1, current: 0xC0, bitmap: 0xA0, since: 100), .init(zeroPrimaries: .discardYoungerPrimary), .splitBrain(resolvedAs: .discardLocal)),
+        ("discard-older-primary", info(0, current: 0xB0, bitmap: 0xA0, since: 200), info(1, current: 0xC0, bitmap: 0xA0, since: 100), .init(zeroPrimaries: .discardOlderPrimary), .splitBrain(resolvedAs: .discardPeer)),
+        ("discard-node-beta", info(0, current: 0xB0, bitmap: 0xA0), info(1, current: 0xC0, bitmap: 0xA0), .init(zeroPrimaries: .discardNode("beta")), .splitBrain(resolvedAs: .discardPeer)),
+        ("1pri discard-secondary", info(0, .primary, current: 0xB0, bitmap: 0xA0), info(1, current: 0xC0, bitmap: 0xA0), .init(onePrimary: .discardSecondary), .splitBrain(resolvedAs: .discardPeer)),
+        ("1pri consensus refuses to discard the Primary", info(0, .primary, current: 0xB0, bitmap: 0xA0, changes: 1), info(1, current: 0xC0, bitmap: 0xA0, changes: 9), .init(zeroPrimaries: .discardLeastChanges, onePrimary: .consensus), .splitBrain(resolvedAs: nil)),
+        ("1pri disconnect", info(0, .primary, current: 0xB0, bitmap: 0xA0), info(1, current: 0xC0, bitmap: 0xA0), .init(zeroPrimaries: .discardLeastChanges), .splitBrain(resolvedAs: nil)),
+        ("both primary", info(0, .primary, current: 0xB0), info(1, .primary, current: 0xB0), .init(), .bothPrimary),
+        ("unrelated", info(0, current: 0xB0, bitmap: 0x10), info(1, current: 0xC0, bitmap: 0x20), .init(), .unrelatedData),
+    ]
+
+    @Test(arguments: 0..<cases.count)
+    func rule(index: Int) {
+        let (name, local, peer, policies, expected) = Self.cases[index]
+        #expect(decideSync(local: local, peer: peer, policies: policies) == expected, "\(name)")
+        #expect(decideSync(local: peer, peer: local, policies: policies) == mirror(expected), "\(name), seen from the peer")
+    }
+}
+
+@Suite struct VolumeReplicaTests {
+    static let upToDate = PersistedState(generations: GenerationIdentifiers(current: 0xA0), consistent: true,
+                                         wasUpToDate: true, primaryIndicator: false, crashedPrimary: false,
+                                         peerOutdated: false, outdated: false)
+
+    @Test func attachFollowsFlagsAndFencing() {
+        #expect(VolumeReplica(metadata: .fresh, fencing: .dontCare, policies: .init()).disk == .inconsistent)
+        #expect(VolumeReplica(metadata: Self.upToDate, fencing: .dontCare, policies: .init()).disk == .upToDate)
+        #expect(VolumeReplica(metadata: Self.upToDate, fencing: .resourceOnly, policies: .init()).disk == .consistent)
+        var outdated = Self.upToDate
+        outdated.outdated = true
+        #expect(VolumeReplica(metadata: outdated, fencing: .dontCare, policies: .init()).disk == .outdated)
+    }
+
+    @Test func promotionNeedsUpToDateDataUnlessForced() throws {
+        var fresh = VolumeReplica(metadata: .fresh, fencing: .dontCare, policies: .init(), seed: 1)
+        guard case .failure(let refusal) = fresh.promote(force: false, now: 1) else {
+            Issue.record("an Inconsistent disk must not be promoted")
+            return
+        }
+        #expect(refusal.message.contains("Need access to UpToDate data"))
+        _ = try fresh.promote(force: true, now: 1).get()
+        #expect(fresh.role == .primary && fresh.disk == .upToDate)
+        #expect(fresh.generations.current != GenerationIdentifiers.justCreated && fresh.generations.bitmap == 0)
+        #expect(fresh.persisted.primaryIndicator)
+    }
+
+    @Test func promotionAloneStartsANewGenerationTrackedByTheBitmap() throws {
+        var node = VolumeReplica(metadata: Self.upToDate, fencing: .dontCare, policies: .init(), seed: 2)
+        _ = try node.promote(force: false, now: 5).get()
+        #expect(node.generations.bitmap == 0xA0 && node.generations.current != 0xA0)
+    }
+
+    /// Connected Primary loses its UpToDate peer: new generation; at reconnect the peer becomes
+    /// SyncTarget from the bitmap; after the resync both have the same generation.
+    @Test func disconnectWriteReconnectRotatesGenerations() throws {
+        var a = VolumeReplica(metadata: Self.upToDate, fencing: .dontCare, policies: .init(), seed: 3)
+        var b = VolumeReplica(metadata: Self.upToDate, fencing: .dontCare, policies: .init(), seed: 4)
+        func connect() -> ([ReplicaDirective], [ReplicaDirective]) {
+            let ia = a.handshakeInfo(nodeID: 0, nodeName: "alpha", outOfSyncBlocks: 0)
+            let ib = b.handshakeInfo(nodeID: 1, nodeName: "beta", outOfSyncBlocks: 0)
+            return (a.handshake(peer: ib), b.handshake(peer: ia))
+        }
+        _ = connect()
+        #expect(a.replication == .established && b.replication == .established)
+        _ = try a.promote(force: false, now: 10).get()
+        _ = b.peerStateChanged(role: .primary, disk: .upToDate)
+        #expect(a.generations.current == 0xA0, "a connected Primary with an UpToDate peer keeps its generation")
+        _ = a.connectionLost()
+        _ = b.connectionLost()
+        #expect(a.generations.bitmap == 0xA0 && a.generations.current != 0xA0)
+        let (da, db) = connect()
+        #expect(da.contains(.startResync(asSource: true, fullSync: false)))
+        #expect(db.contains(.startResync(asSource: false, fullSync: false)))
+        #expect(b.disk == .inconsistent)
+        _ = a.resyncFinished()
+        _ = b.resyncFinished()
+        #expect(a.generations.current == b.generations.current && b.disk == .upToDate)
+        #expect(a.generations.bitmap == 0 && b.generations.bitmap == 0)
+        _ = a.connectionLost()
+        _ = b.connectionLost()
+        _ = a.demote()
+        let (again, _) = connect()
+        #expect(a.replication == .syncSource || a.replication == .established)
+        _ = again
+    }
+
+    @Test func aPrimaryNeverBecomesSyncTarget() throws {
+        var a = VolumeReplica(metadata: Self.upToDate, fencing: .dontCare, policies: .init(), seed: 5)
+        _ = try a.promote(force: false, now: 1).get()
+        _ = a.handshakeInfo(nodeID: 0, nodeName: "alpha", outOfSyncBlocks: 0)
+        let peer = info(1, current: 0xC0, history: [a.generations.current, 0])
+        let directives = a.handshake(peer: peer)
+        #expect(directives.contains { if case .disconnect = $0 { true } else { false } })
+        #expect(a.role == .primary && a.disk == .upToDate && a.connection == .standAlone)
+    }
+
+    @Test func invalidateIsRefusedOnAPrimary() throws {
+        var a = VolumeReplica(metadata: Self.upToDate, fencing: .dontCare, policies: .init(), seed: 6)
+        _ = try a.promote(force: false, now: 1).get()
+        #expect((try? a.invalidate().get()) == nil)
+        _ = a.demote()
+        _ = try a.invalidate().get()
+        #expect(a.disk == .inconsistent)
+    }
+}
