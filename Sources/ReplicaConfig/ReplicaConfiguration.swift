@@ -107,6 +107,8 @@ public struct ReplicaResource: Sendable, Equatable {
     /// Volume numbers with their resource-level disk ("" when only the nodes give disks).
     public var volumeDisks: [Int: String]
     public var deviceMinors: [Int: Int]
+    /// `options { cpu-mask }`: CPUs the daemon's threads run on (nil: all).
+    public var cpuMask: UInt64?
     public var volumes: [Int] { Array(Set(volumeDisks.keys).union(nodes.flatMap { $0.volumeDisks.keys })).sorted() }
 
     public var protocolName: ReplicationProtocol { net.protocolName }
@@ -163,7 +165,8 @@ public struct ReplicaResource: Sendable, Equatable {
                                      fix: "give each node its own address or port")
         }
         let resource = ReplicaResource(name: name, net: sections.net, disk: sections.disk, handlers: sections.handlers,
-                                       nodes: nodes, volumeDisks: volumeDisks, deviceMinors: minors)
+                                       nodes: nodes, volumeDisks: volumeDisks, deviceMinors: minors,
+                                       cpuMask: sections.cpuMask)
         let all = Set(volumeDisks.keys).union(nodes.flatMap { $0.volumeDisks.keys })
         guard !all.isEmpty else {
             throw ReplicaConfigError(statement.location, "resource \(name) has no volume",
@@ -272,6 +275,7 @@ struct Sections {
     var net = NetOptions()
     var disk = DiskOptions()
     var handlers: [String: String] = [:]
+    var cpuMask: UInt64?
 
     static let handlerNames = ["fence-peer", "unfence-peer", "split-brain", "after-resync-target", "before-resync-target",
                                "pri-lost-after-sb", "local-io-error", "initial-split-brain", "out-of-sync"]
@@ -303,7 +307,14 @@ struct Sections {
                     case "quorum", "on-no-quorum":
                         throw ReplicaConfigError(o.location, "'\(o.keyword)' is not supported with two nodes",
                                                  fix: "remove it; use fencing resource-only with the cluster's quorum")
-                    case "cpu-mask", "on-no-data-accessible":
+                    case "cpu-mask":
+                        let text = try singleArgument(o, what: "a hexadecimal CPU mask")
+                        guard let mask = UInt64(text.hasPrefix("0x") ? String(text.dropFirst(2)) : text, radix: 16), mask != 0 else {
+                            throw ReplicaConfigError(o.location, "cpu-mask '\(text)' is not a non-zero hexadecimal mask",
+                                                     fix: "e.g. `cpu-mask 1;` for CPU 0, `cpu-mask 3;` for CPUs 0 and 1")
+                        }
+                        s.cpuMask = mask
+                    case "on-no-data-accessible":
                         break
                     default:
                         throw unknown(o, expected: ["auto-promote", "cpu-mask"])

@@ -40,6 +40,8 @@ final class SerialWorker: @unchecked Sendable {
     private var stopped = false
     private var started = false
     let name: String
+    /// One aligned buffer for the jobs, which run one at a time (resync reads, verify hashes).
+    let buffer = NBDBuffer(capacity: 1 << 20)
 
     init(name: String) { self.name = name }
 
@@ -71,6 +73,43 @@ final class SerialWorker: @unchecked Sendable {
                 condition.unlock()
                 return
             }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
+        }
+    }
+}
+
+/// A few threads taking jobs from one queue: large application writes run here, several at
+/// once, so a deep queue keeps the local disk and the link busy in parallel (small writes stay
+/// on the NBD thread: a hand-off costs more than they do).
+final class WorkerPool: @unchecked Sendable {
+    private let condition = Condition()
+    private var jobs: [@Sendable () -> Void] = []
+    private var started = false
+    let threads: Int
+    let name: String
+
+    init(name: String, threads: Int) {
+        self.name = name
+        self.threads = threads
+    }
+
+    func submit(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        jobs.append(job)
+        if !started {
+            started = true
+            for _ in 0..<threads { startThread(name: name) { [self] in run() } }
+        }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
             let job = jobs.removeFirst()
             condition.unlock()
             job()

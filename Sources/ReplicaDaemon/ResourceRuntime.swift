@@ -347,12 +347,15 @@ final class ResourceRuntime: @unchecked Sendable {
             let connected = link != nil
             lock.unlock()
             guard alive, wanted else { return }
+            var retryAtOnce = false
             if !connected {
                 if let socket = try? PeerSocket.connect(to: settings.peerAddress, timeout: settings.connectInterval) {
-                    establish(socket: socket, generation: current)
+                    // A link that was up and ended (renegotiation, peer restart) is retried at
+                    // once; failed attempts wait connect-int, as DRBD's.
+                    retryAtOnce = establish(socket: socket, generation: current)
                 }
             }
-            sleep(for: settings.connectInterval)
+            if !retryAtOnce { sleep(for: settings.connectInterval) }
         }
     }
 
@@ -388,7 +391,9 @@ final class ResourceRuntime: @unchecked Sendable {
 
     /// Hello, authentication, per-volume handshake and bitmap exchange; then the receiver loop
     /// runs on this thread until the link fails.
-    private func establish(socket: PeerSocket, generation current: Int) {
+    /// Returns whether the link was established (and has ended since).
+    @discardableResult
+    private func establish(socket: PeerSocket, generation current: Int) -> Bool {
         socket.setReceiveTimeout(settings.timeout)
         let newLink: PeerLink
         do {
@@ -396,13 +401,13 @@ final class ResourceRuntime: @unchecked Sendable {
         } catch {
             log("\(name): connection from/to \(socket.remote) refused: \(error)")
             socket.shutdownBoth()
-            return
+            return false
         }
         lock.lock()
         guard generation == current, wantConnection else {
             lock.unlock()
             refuse(socket, "\(nodeName) is not connecting \(name)")
-            return
+            return false
         }
         if let old = link {
             // A new authenticated connection from the peer means the old one is dead.
@@ -420,7 +425,8 @@ final class ResourceRuntime: @unchecked Sendable {
             log("\(name): handshake with \(settings.peerName) failed: \(error)")
             newLink.fail("handshake failed")
         }
-        if newLink.isAlive {
+        let reachedReplication = newLink.isAlive
+        if reachedReplication {
             log("\(name): connected to \(settings.peerName) (\(socket.remote))")
             socket.setReceiveTimeout(settings.pingInterval + settings.timeout)
             receiveLoop(newLink)
@@ -431,6 +437,7 @@ final class ResourceRuntime: @unchecked Sendable {
         if link === newLink { link = nil }
         lock.broadcast()
         lock.unlock()
+        return reachedReplication
     }
 
     private func authenticate(_ socket: PeerSocket) throws(LinkError) -> PeerLink {
@@ -668,7 +675,7 @@ final class ResourceRuntime: @unchecked Sendable {
             guard range.offset + UInt64(range.length) <= volume.dataSize, UInt64(range.length) <= resyncChunk else {
                 throw LinkError("resync request for \(range.length) bytes at \(range.offset) is out of bounds")
             }
-            let buffer = NBDBuffer(capacity: Int(resyncChunk))
+            let buffer = link.worker.buffer
             link.worker.submit { volume.answerResyncRequest(range: range, link: link, buffer: buffer) }
         case .resyncData:
             let range = try readRange(link)
@@ -687,7 +694,7 @@ final class ResourceRuntime: @unchecked Sendable {
             guard range.offset + UInt64(range.length) <= volume.dataSize, UInt64(range.length) <= verifyChunk else {
                 throw LinkError("verify request out of bounds")
             }
-            let buffer = NBDBuffer(capacity: Int(verifyChunk))
+            let buffer = link.worker.buffer
             link.worker.submit { volume.answerVerifyRequest(range: range, peerHash: hash, link: link, buffer: buffer) }
         case .verifyResult:
             let range = try readRange(link)

@@ -39,6 +39,9 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
     var counters = Counters()
     var resync: ResyncRun?
     var verify: VerifyRun?
+    /// Writes of at least this size run on `writers` (see ``WorkerPool``).
+    let largeWrite: UInt32 = 128 << 10
+    let writers = WorkerPool(name: "rpl-writer", threads: 4)
 
     struct Counters {
         var sent: UInt64 = 0
@@ -189,6 +192,8 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
                 resource.log("\(name): read of \(request.length) bytes at \(request.offset) failed: \(error)")
                 reply.fail(.io)
             }
+        case .write where request.length >= largeWrite:
+            writers.submit { [self] in write(request, reply: reply) }
         case .write, .trim, .writeZeroes:
             write(request, reply: reply)
         case .flush:
@@ -217,8 +222,10 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
             reply.fail(.permissionDenied("not Primary"))
             return
         }
+        // Overlapping writes in flight (from several NBD connections or the writer pool) go one
+        // after the other, so both nodes apply them in the same order.
+        while resyncReads.overlaps(range) || applicationWrites.overlaps(range) { state.wait() }
         beginActivityLogLocked(offset: offset, length: length)
-        while resyncReads.overlaps(range) { state.wait() }
         writeID = applicationWrites.insert(range)
         counters.applicationBytesSinceStep += length
         if let mirror = resource.mirrorLink(for: self) {

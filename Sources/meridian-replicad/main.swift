@@ -50,6 +50,15 @@ struct ReplicaDaemonCommand: ParsableCommand {
             throw ExitCode(2)
         }
         signal(SIGPIPE, SIG_IGN)
+        // options { cpu-mask }: every thread of the daemon inherits this thread's affinity.
+        let masks = configuration.resources.filter { r in r.nodes.contains { $0.name == node } }.compactMap(\.cpuMask)
+        if !masks.isEmpty {
+            var words = [UInt64](repeating: 0, count: 16)
+            words[0] = masks.reduce(0, |)
+            if words.withUnsafeBytes({ c_sched_setaffinity(0, $0.count, $0.baseAddress!) }) != 0 {
+                DaemonLog.write("cpu-mask \(String(words[0], radix: 16)) could not be applied: \(String(cString: strerror(errno)))")
+            }
+        }
         let daemon: ReplicaDaemon
         do {
             daemon = try ReplicaDaemon(configuration: configuration, node: node, runDirectory: runDirectory,
@@ -94,3 +103,6 @@ enum DaemonLog {
         lock.unlock()
     }
 }
+
+@_silgen_name("sched_setaffinity")
+func c_sched_setaffinity(_ pid: Int32, _ size: Int, _ mask: UnsafeRawPointer) -> Int32
