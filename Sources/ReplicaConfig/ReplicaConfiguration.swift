@@ -20,7 +20,7 @@ public struct ReplicaConfiguration: Sendable {
         for statement in statements {
             switch statement.keyword {
             case "global":
-                try requireBlock(statement)
+                _ = try requireBlock(statement)  // contents ignored, as drbdadm's usage-count etc.
             case "common":
                 common = try Sections.read(try requireBlock(statement), into: common, allowVolumes: false)
             case "resource":
@@ -129,7 +129,9 @@ public struct ReplicaResource: Sendable, Equatable {
         var minors: [Int: Int] = [:]
         for child in body {
             switch child.keyword {
-            case "net", "disk", "handlers", "options":
+            case "net", "handlers", "options":
+                sections = try Sections.read([child], into: sections, allowVolumes: false)
+            case "disk" where child.children != nil:
                 sections = try Sections.read([child], into: sections, allowVolumes: false)
             case "volume":
                 let (number, disk, minor) = try readVolume(child)
