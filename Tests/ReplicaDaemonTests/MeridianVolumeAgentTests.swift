@@ -147,6 +147,9 @@ import Testing
         try check([:], env: clone.merging(["OCF_RESKEY_CRM_meta_notify": "false"]) { $1 }, 6, "needs notify=true")
         try check([:], env: clone.merging(["OCF_RESKEY_CRM_meta_promoted_max": "2"]) { $1 }, 6, "promoted-max=2")
         try check([:], env: clone.merging(["OCF_RESKEY_CRM_meta_clone_node_max": "2"]) { $1 }, 6, "clone-node-max=2")
+        // Notification variables that are set show notify is on even without the meta attribute.
+        try check([:], env: ["OCF_RESKEY_CRM_meta_clone_max": "2", "OCF_RESKEY_CRM_meta_notify_start_uname": "alpha"], 0, "")
+        try check([:], env: clone, action: "reload-agent", 0, "")
         // Configuration right, daemon not running: validate-all passes and says how to start it.
         try check([:], env: clone, 0, "start it as a system service: meridian-replicad --config \(pair.config("alpha")) --node alpha")
         // A probe where the resource cannot be configured finds it not running; stop is not
@@ -300,6 +303,20 @@ import Testing
         try pair.waitInSync()
         #expect(try runAgent("notify", beta, env: notify).status == 0)
         #expect(recorded(betaScores).last == "-v 10000", "\(recorded(betaScores))")
+
+        // A daemon that hangs (stopped): the CLI's timeout follows the operation's, monitor
+        // fails in time, and stop fails (the daemon may still hold the volume).
+        let pgrep = try runProgram("/usr/bin/pgrep", ["-f", "--", "meridian-replicad --config \(pair.config("beta"))"])
+        let betaPID = try #require(pid_t(pgrep.output.trimmingCharacters(in: .whitespacesAndNewlines)), "\(pgrep.output)")
+        kill(betaPID, SIGSTOP)
+        let shortOperation = ["OCF_RESKEY_CRM_meta_timeout": "6000"]
+        let began = Date()
+        let hung = try runAgent("monitor", beta, env: recurring.merging(shortOperation) { $1 })
+        #expect(hung.status == 1 && hung.output.contains("does not answer for node beta"), "\(hung.output)")
+        #expect(Date().timeIntervalSince(began) < 6, "within the monitor's timeout")
+        #expect(try runAgent("stop", beta, env: shortOperation).status == 1)
+        kill(betaPID, SIGCONT)
+        #expect(try runAgent("monitor", beta, env: recurring).status == 0)
 
         // A killed daemon: monitor and start fail and say how to start it; stop finds nothing
         // running (no daemon holds the volume).
