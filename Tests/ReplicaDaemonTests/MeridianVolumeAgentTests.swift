@@ -88,6 +88,8 @@ import Testing
         #expect(reloadAgent.rng && !reloadAgent.dtd, "reload-agent: 1.1 only\n\(reloadAgent.output)")
         let reloadable = try validate(variant("<parameter name=\"config\" unique=\"0\"", "<parameter name=\"config\" reloadable=\"1\" unique=\"0\""), in: dir)
         #expect(reloadable.rng && !reloadable.dtd, "reloadable: 1.1 only\n\(reloadable.output)")
+        let uniqueGroup = try validate(variant("<parameter name=\"resource\" unique=\"1\"", "<parameter name=\"resource\" unique-group=\"name\""), in: dir)
+        #expect(uniqueGroup.rng && !uniqueGroup.dtd, "unique-group: 1.1 only\n\(uniqueGroup.output)")
         let select = try validate(
             variant("<content type=\"string\" default=\"meridian\"/>",
                     "<content type=\"select\" default=\"meridian\"><option value=\"meridian\"/></content>"), in: dir)
