@@ -102,6 +102,28 @@ import Testing
         #expect(roleName.rng && roleName.dtd, "role is free text (CDATA) in both\n\(roleName.output)")
     }
 
+    /// The default promotion_score_command (from the meta-data) is one Pacemaker's
+    /// crm_attribute parses: pointed at a CIB file (never at a cluster that may run here), only
+    /// the transient attribute is refused (a file has no attrd), never the usage (64).
+    @Test func defaultScoreCommandIsPacemakers() throws {
+        let dir = try temporaryDirectory("crm")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            <cib crm_feature_set="3.16.2" validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
+            <configuration><crm_config/><nodes/><resources/><constraints/></configuration><status/></cib>
+
+            """.write(toFile: dir + "/cib.xml", atomically: true, encoding: .utf8)
+        let md = try runProgram(Self.agent, ["meta-data"]).output
+        let pattern = "<content type=\"string\" default=\"crm_attribute "
+        let start = try #require(md.range(of: pattern), "default is a crm_attribute command")
+        let command = String(md[start.upperBound...].prefix { $0 != "\"" })
+        #expect(command == "--promotion --lifetime reboot")
+        for operation in ["-v 5", "-D"] {
+            let run = try runProgram("/bin/sh", ["-c", "CIB_file=\(dir)/cib.xml OCF_RESOURCE_INSTANCE=vol /usr/sbin/crm_attribute \(command) \(operation)"])
+            #expect(run.status != 64 && !run.output.contains("Unknown option"), "\(operation): \(run.output)")
+        }
+    }
+
     @Test func isPOSIXShellAndRunsWithoutResourceAgents() throws {
         let dash = try runProgram("/usr/bin/dash", ["-n", Self.agent])
         #expect(dash.status == 0, "\(dash.output)")
