@@ -387,6 +387,13 @@ final class NBDConnection: @unchecked Sendable {
             }
             let (end, overflow) = offset.addingReportingOverflow(UInt64(length))
             let needsRange = kind != .flush
+            // The advertised minimum block size is 512: an unaligned request is refused (the
+            // export does O_DIRECT I/O and must never see one).
+            if needsRange && kind != .cache && (offset % 512 != 0 || length % 512 != 0) {
+                if let payload { returnBuffer(payload) }
+                sendReply(cookie: cookie, error: NBDError.invalid.errno, data: nil)
+                continue
+            }
             if needsRange && (overflow || end > size) || (kind == .read && length > NBDWire.maxPayload) {
                 if let payload { returnBuffer(payload) }
                 sendReply(cookie: cookie, error: NBDError.invalid.errno, data: nil)

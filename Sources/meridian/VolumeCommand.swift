@@ -187,7 +187,7 @@ struct Status: ParsableCommand {
         let statuses = response.status ?? []
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: (try? encoder.encode(statuses)) ?? Data("[]".utf8), as: UTF8.self))
         } else {
             for s in statuses { print(renderStatus(s, node: options.nodeName), terminator: "") }

@@ -138,7 +138,18 @@ final class FileExport: NBDExport, @unchecked Sendable {
             typ = reply(s); assert typ == 0x80000003, hex(typ)
             s.sendall(b"IHAVEOPT" + struct.pack(">II", 7, 10) + struct.pack(">I", 4) + b"nope" + struct.pack(">H", 0))
             typ = reply(s); assert typ == 0x80000006, hex(typ)
-            s.sendall(b"XXXXXXXX" + struct.pack(">II", 7, 0))
+            s.sendall(b"IHAVEOPT" + struct.pack(">II", 7, 10) + struct.pack(">I", 4) + b"test" + struct.pack(">H", 0))
+            while True:
+                typ = reply(s)
+                if typ == 1: break
+            # Transmission: an unaligned read and an out-of-range write are answered with EINVAL.
+            s.sendall(struct.pack(">IHHQQI", 0x25609513, 0, 0, 7, 1, 512))
+            magic, err, cookie = struct.unpack(">IIQ", recvall(s, 16)); assert (err, cookie) == (22, 7), (err, cookie)
+            s.sendall(struct.pack(">IHHQQI", 0x25609513, 0, 1, 8, 1 << 40, 512) + b"x" * 512)
+            magic, err, cookie = struct.unpack(">IIQ", recvall(s, 16)); assert (err, cookie) == (22, 8), (err, cookie)
+            s.sendall(struct.pack(">IHHQQI", 0x25609513, 0, 0, 9, 0, 512))
+            magic, err, cookie = struct.unpack(">IIQ", recvall(s, 16)); assert (err, cookie) == (0, 9); recvall(s, 512)
+            s.sendall(b"X" * 28)  # bad request magic: the server closes
             assert s.recv(1) == b""
             print("ok")
             """
