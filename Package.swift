@@ -128,6 +128,7 @@ let package = Package(
         .testTarget(name: "NBDTests", dependencies: ["NBD", "ProcessTestSupport"], swiftSettings: strict),
         .testTarget(name: "ReplicaDaemonTests", dependencies: ["ProcessTestSupport", "ReplicaControl"],
                     swiftSettings: strict),
+        .testTarget(name: "ServiceAgentTests", dependencies: ["ProcessTestSupport"], swiftSettings: strict),
         .testTarget(name: "TicketDaemonTests", dependencies: ["TicketClient", "BoothConfig", "TicketWire", "ProcessTestSupport"],
                     exclude: ["Snapshots"],
                     swiftSettings: strict),

@@ -68,10 +68,14 @@ public struct HarnessError: Error, CustomStringConvertible {
 }
 
 /// Runs a program to completion; its exit status and combined standard output and error.
-public func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+/// `environment` replaces this process's environment when given.
+public func runProgram(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws
+    -> (status: Int32, output: String)
+{
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = arguments
+    if let environment { p.environment = environment }
     let pipe = Pipe()
     p.standardOutput = pipe
     p.standardError = pipe
