@@ -75,6 +75,10 @@ let package = Package(
             "ReplicaConfig", "ReplicaControl", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
 
+        // DNS failover: RFC 2136 dynamic update signed with TSIG, authoritative answers.
+        .target(name: "DNSUpdate", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: strict),
+
         // Executables.
         .executableTarget(name: "meridian-replicad", dependencies: [
             "ReplicaDaemon", "ReplicaConfig", "MeridianLogging",
@@ -87,6 +91,7 @@ let package = Package(
         .executableTarget(name: "meridian", dependencies: [
             "TicketClient", "BoothConfig", "TicketWire",
             "ClusterSimulation", "CIB", "Scheduler", "MeridianXML", "ReplicaConfig", "ReplicaControl",
+            "DNSUpdate", "MeridianHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "meridian-ticket-sim", dependencies: [
@@ -100,7 +105,7 @@ let package = Package(
 
         // Tests: one target per module.
         .testTarget(name: "MeridianXMLTests", dependencies: ["MeridianXML"], swiftSettings: strict),
-        .testTarget(name: "MeridianHTTPTests", dependencies: ["MeridianHTTP"], swiftSettings: strict),
+        .testTarget(name: "MeridianHTTPTests", dependencies: ["MeridianHTTP", "ProcessTestSupport"], swiftSettings: strict),
         .testTarget(name: "MeridianLoggingTests", dependencies: ["MeridianLogging"], swiftSettings: strict),
         .testTarget(name: "MeridianCorosyncTests", dependencies: ["MeridianCorosync"], swiftSettings: strict),
         .testTarget(name: "BoothConfigTests", dependencies: ["BoothConfig"], swiftSettings: strict),
@@ -128,7 +133,8 @@ let package = Package(
         .testTarget(name: "NBDTests", dependencies: ["NBD", "ProcessTestSupport"], swiftSettings: strict),
         .testTarget(name: "ReplicaDaemonTests", dependencies: ["ProcessTestSupport", "ReplicaControl"],
                     swiftSettings: strict),
-        .testTarget(name: "ServiceAgentTests", dependencies: ["ProcessTestSupport"], swiftSettings: strict),
+        .testTarget(name: "DNSUpdateTests", dependencies: ["DNSUpdate"], swiftSettings: strict),
+        .testTarget(name: "ServiceAgentTests", dependencies: ["ProcessTestSupport", "DNSUpdate"], swiftSettings: strict),
         .testTarget(name: "TicketDaemonTests", dependencies: ["TicketClient", "BoothConfig", "TicketWire", "ProcessTestSupport"],
                     exclude: ["Snapshots"],
                     swiftSettings: strict),

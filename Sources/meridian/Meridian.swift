@@ -16,7 +16,7 @@ struct Meridian: ParsableCommand {
         commandName: "meridian",
         abstract: "Manage a Meridian geo-cluster.",
         discussion: "Exit codes are the same for every command; see `meridian ticket --help`.",
-        subcommands: [TicketCommand.self, VolumeCommand.self, SimulateCommand.self])
+        subcommands: [TicketCommand.self, VolumeCommand.self, DNSCommand.self, SimulateCommand.self])
 
     /// Runs the command line and exits with a code from ``ExitStatus``: usage errors exit 2
     /// (ArgumentParser's default is 64), help exits 0.

@@ -1,5 +1,6 @@
 import Foundation
 import MeridianHTTP
+import ProcessTestSupport
 import Testing
 
 @Suite("HTTPClient against a local HTTP server")

@@ -6,41 +6,51 @@ import Synchronization
 #endif
 
 /// A request as the test server received it.
-struct ReceivedRequest: Sendable {
-    var method: String
-    var target: String
-    var headers: [(name: String, value: String)]
-    var body: [UInt8]
-    var peerAddress: String
+public struct ReceivedRequest: Sendable {
+    public var method: String
+    public var target: String
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    public var peerAddress: String
 
-    func header(_ name: String) -> String? {
+    public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 
-    func hasHeader(_ name: String) -> Bool { header(name) != nil }
+    public func hasHeader(_ name: String) -> Bool { header(name) != nil }
 }
 
 /// What the test server answers.
-struct CannedResponse: Sendable {
-    var status: Int = 200
-    var reason: String = "OK"
-    var headers: [(String, String)] = []
-    var body: [UInt8] = []
+public struct CannedResponse: Sendable {
+    public var status: Int = 200
+    public var reason: String = "OK"
+    public var headers: [(String, String)] = []
+    public var body: [UInt8] = []
     /// Wait this long before answering (to provoke client timeouts).
-    var delay: Duration = .zero
+    public var delay: Duration = .zero
+
+    public init(status: Int = 200, reason: String = "OK", headers: [(String, String)] = [], body: [UInt8] = [],
+                delay: Duration = .zero)
+    {
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.delay = delay
+    }
 }
 
-/// A tiny HTTP/1.1 server on 127.0.0.1 with a random port, written with plain POSIX
+/// A tiny HTTP/1.1 server for tests (MeridianHTTPTests, the dns-failover agent's HTTP mode) on 127.0.0.1 with a random port, written with plain POSIX
 /// sockets and run on its own thread. It records every request and answers each
 /// with the response the handler returns, then closes the connection.
-final class TestHTTPServer: Sendable {
-    let port: UInt16
+public final class TestHTTPServer: Sendable {
+    public let port: UInt16
     private let listener: Int32
     private let received = Mutex<[ReceivedRequest]>([])
     private let handler: @Sendable (ReceivedRequest) -> CannedResponse
     private let stopped = Mutex(false)
 
-    init(handler: @escaping @Sendable (ReceivedRequest) -> CannedResponse) throws {
+    public init(handler: @escaping @Sendable (ReceivedRequest) -> CannedResponse) throws {
         self.handler = handler
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socketFD >= 0 else { throw TestServerError("socket: \(String(cString: strerror(errno)))") }
@@ -71,11 +81,11 @@ final class TestHTTPServer: Sendable {
         thread.start()
     }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    var requests: [ReceivedRequest] { received.withLock { $0 } }
+    public var requests: [ReceivedRequest] { received.withLock { $0 } }
 
-    func stop() {
+    public func stop() {
         stopped.withLock { $0 = true }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
@@ -164,13 +174,13 @@ final class TestHTTPServer: Sendable {
     }
 }
 
-struct TestServerError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct TestServerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A port on 127.0.0.1 where nothing listens (bound, then closed).
-func unusedLocalPort() throws -> UInt16 {
+public func unusedLocalPort() throws -> UInt16 {
     let server = try TestHTTPServer { _ in CannedResponse() }
     server.stop()
     return server.port
