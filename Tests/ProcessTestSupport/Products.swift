@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Finds the executables the process tests run: the build products directory of the test
 /// bundle that is running now, so `swift test` (which builds every product first) always runs
 /// the binaries it just built, whatever the scratch path (`.build`, `.build-rp`, ...).
@@ -69,19 +73,48 @@ public struct HarnessError: Error, CustomStringConvertible {
 
 /// Runs a program to completion; its exit status and combined standard output and error.
 /// `environment` replaces this process's environment when given.
+///
+/// posix_spawn and waitpid rather than Foundation's `Process`: its `waitUntilExit` was seen to
+/// hang on a child that had exited (left a zombie) when the child had started a daemon in a
+/// new session (the mariadb agent's start).
 public func runProgram(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws
     -> (status: Int32, output: String)
 {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = arguments
-    if let environment { p.environment = environment }
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    var fds: [Int32] = [0, 0]
+    guard pipe(&fds) == 0 else { throw HarnessError("pipe(): \(String(cString: strerror(errno)))") }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+    posix_spawn_file_actions_addclose(&actions, fds[0])
+    posix_spawn_file_actions_addclose(&actions, fds[1])
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        for a in argv { free(a) }
+        for e in env { free(e) }
+    }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, path, &actions, nil, argv, env)
+    close(fds[1])
+    guard rc == 0 else {
+        close(fds[0])
+        throw HarnessError("cannot run \(path): \(String(cString: strerror(rc)))")
+    }
+    var output: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+        if n > 0 { output += buffer[0..<n]; continue }
+        if n < 0 && errno == EINTR { continue }
+        break
+    }
+    close(fds[0])
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    // WIFEXITED / WEXITSTATUS, WTERMSIG as 128+n (as a shell reports a signal).
+    let code: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    return (code, String(decoding: output, as: UTF8.self))
 }
