@@ -95,7 +95,7 @@ final class NamedServer {
 /// dns-failover agent (ocf-tester, lifecycle, monitor, forged updates) and its HTTP mode
 /// against a local HTTP server written for the test.
 @Suite(.serialized) struct DNSFailoverTests {
-    static let address = "127.0.74.1"
+    static let address = "127.0.84.1"
     let agent = OCFAgent("dns-failover")
 
     func meridian() throws -> String { try Products.path("meridian") }
@@ -145,11 +145,11 @@ final class NamedServer {
         let c = try client()
         let www = try DNSName("www.example.test"), zone = try DNSName("example.test")
         let forged = try TSIGKey(name: try DNSName("meridian-key"), secret: Array(repeating: 7, count: 32))
-        #expect(throws: DNSError.tsigRejected(server: "127.0.74.1#53", key: "meridian-key.", error: .badSig)) {
+        #expect(throws: DNSError.tsigRejected(server: "127.0.84.1#53", key: "meridian-key.", error: .badSig)) {
             try c.replaceAddresses(of: www, in: zone, with: [try IPAddress("203.0.113.66")], ttl: 30, key: forged)
         }
         let unknown = try TSIGKey(name: try DNSName("intruder"), secret: Array(repeating: 7, count: 32))
-        #expect(throws: DNSError.tsigRejected(server: "127.0.74.1#53", key: "intruder.", error: .badKey)) {
+        #expect(throws: DNSError.tsigRejected(server: "127.0.84.1#53", key: "intruder.", error: .badKey)) {
             try c.replaceAddresses(of: www, in: zone, with: [try IPAddress("203.0.113.66")], ttl: 30, key: unknown)
         }
         #expect(try named.dig("www.example.test", "A") == ["192.0.2.1"])
@@ -260,7 +260,7 @@ final class NamedServer {
             (["server": nil], 6, "needs parameter 'server'"),
             (["server": "dns.example.net"], 6, "--server: 'dns.example.net' is not an IPv4 or IPv6 address"),
             (["key_file": nil], 6, "needs parameter 'key_file'"),
-            (["key_file": dir.file("missing.key")], 5, "missing or unreadable on this node"),
+            (["key_file": dir.file("missing.key")], 2, "missing or unreadable on this node"),
             (["ttl": "soon"], 6, "parameter 'ttl' is 'soon'"),
             (["mode": "carrier-pigeon"], 6, "mode=rfc2136 or mode=http"),
             (["mode": "http"], 6, "needs parameter 'http_url'"),
