@@ -21,7 +21,7 @@ import Testing
         init(_ label: String) throws {
             dir = try ScratchDirectory("mariadb-\(label)")
             try FileManager.default.createDirectory(atPath: dir.file("data"), withIntermediateDirectories: true)
-            params = ["datadir": dir.file("data"), "bind_address": "127.0.81.1", "port": "3306"]
+            params = ["datadir": dir.file("data"), "bind_address": "127.0.81.1", "port": "3306", "enable_creation": "true"]
             env = ["HA_RSCTMP": dir.file("run"), "OCF_RESOURCE_INSTANCE": "db"]
         }
 
@@ -134,6 +134,17 @@ import Testing
         let start = try agent.run("start", unmounted, env: db.env)
         #expect(start.status == 2 && start.output.contains("mount the replicated volume first"), "\(start.output)")
         #expect(try agent.run("monitor", unmounted, env: db.env).status == 7)
+        // An empty directory (an unmounted mount point) is not initialised unless asked:
+        // that would start an empty database on the local disk.
+        var empty = db.params
+        empty["enable_creation"] = nil
+        let refused = try agent.run("start", empty, env: db.env)
+        #expect(refused.status == 2 && refused.output.contains("is the replicated volume mounted here?"), "\(refused.output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: db.dir.file("data")).isEmpty)
+        // Nor a directory with other files in it.
+        try "x".write(toFile: db.dir.file("data/stray"), atomically: true, encoding: .utf8)
+        let stray = try agent.run("start", db.params, env: db.env)
+        #expect(stray.status == 2 && stray.output.contains("is not empty but holds no system tables"), "\(stray.output)")
     }
 
     @Test func passesOCFTester() throws {
