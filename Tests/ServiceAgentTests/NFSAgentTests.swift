@@ -148,6 +148,33 @@ import Testing
         #expect(try server.run("stop", site.serverParams, env: site.env).status == 0)
     }
 
+    /// A planned switchover, in the order Pacemaker stops and starts the group (export,
+    /// server; server, export): the recovery records survive ganesha's clean exit, so the
+    /// client reclaims its open in the new grace period.
+    @Test func plannedSwitchoverKeepsTheRecoveryRecords() throws {
+        let site = try Site("switchover", grace: 6)
+        defer { cleanUp(site) }
+        let a = site.exportParams("a", id: 11)
+        #expect(try server.run("start", site.serverParams, env: site.env).status == 0)
+        #expect(try export.run("start", a, env: site.env).status == 0)
+        var opened = try probe("open", "/a/x.txt", "client-one")
+        let deadline = Date().addingTimeInterval(15)
+        while opened.status == 3, Date() < deadline {
+            usleep(300_000)
+            opened = try probe("open", "/a/x.txt", "client-one")
+        }
+        #expect(opened.status == 0, "\(opened.output)")
+        #expect(try export.run("stop", a, env: site.env).status == 0)
+        #expect(try server.run("stop", site.serverParams, env: site.env).status == 0)
+        let records = (try? FileManager.default.subpathsOfDirectory(atPath: site.dir.file("volume/state"))) ?? []
+        #expect(records.contains { $0.contains("client-one") }, "\(records)")
+        #expect(try server.run("start", site.serverParams, env: site.env).status == 0)
+        #expect(try export.run("start", a, env: site.env).status == 0)
+        let reclaimed = try probe("reclaim", "/a/x.txt", "client-one")
+        #expect(reclaimed.status == 0, "\(reclaimed.output)")
+        #expect(try server.run("stop", site.serverParams, env: site.env).status == 0)
+    }
+
     /// A hung server (SIGSTOP): the level-10 monitor (an NFSv4 NULL call) says 1 in time;
     /// stop kills it.
     @Test func hungServerFailsMonitorAndIsKilledByStop() throws {
