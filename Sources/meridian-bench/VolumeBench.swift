@@ -14,7 +14,8 @@ struct VolumeBench: ParsableCommand {
         discussion: """
             Two meridian-replicad processes (127.0.90.1 and 127.0.90.2, protocol C, HMAC on) replicate a \
             volume between two files in --dir. Baselines use fio on a plain file in the same directory \
-            (psync, O_DIRECT). Replicated I/O uses fio's nbd engine against the Primary's NBD socket. \
+            (psync, O_DIRECT). All backing files are written in full before the first measurement (a sparse \
+            file would charge the replicas for block allocation the baseline does not pay). Replicated I/O uses fio's nbd engine against the Primary's NBD socket. \
             The resync runs at a fixed rate above the link's speed (c-plan-ahead 0, resync-rate 4G): \
             DRBD's dynamic controller would spend its first c-plan-ahead seconds ramping up. Targets (issue 4): 4 KiB QD1 latency <= 1.5 x local; 1 MiB sequential >= 0.9 x local; full \
             resync >= 0.9 x local sequential write; a reconnect after 10 MiB of writes sends the dirty \
@@ -140,6 +141,24 @@ struct VolumeBench: ParsableCommand {
     }
 }
 
+/// Writes `bytes` zero bytes to a new file and syncs it: the backing files are allocated in full
+/// before anything is measured, as a real disk is and as fio lays out the baseline's file. A sparse
+/// file would charge the replicas for block allocation (ext4) or page allocation (tmpfs) that
+/// the baseline does not pay.
+func writeZeros(path: String, bytes: UInt64) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw ValidationError("cannot create \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    let chunk = [UInt8](repeating: 0, count: 1 << 20)
+    var left = bytes
+    while left > 0 {
+        let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, Int(min(left, UInt64($0.count)))) }
+        guard n > 0 else { throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        left -= UInt64(n)
+    }
+    guard fsync(fd) == 0 else { throw ValidationError("cannot sync \(path): \(String(cString: strerror(errno)))") }
+}
+
 struct FioResult {
     var latency: Double  // mean completion latency, ns
     var bandwidth: Double  // bytes/s
@@ -204,8 +223,7 @@ final class BenchPair {
         meridian = products + "/meridian"
         for node in ["alpha", "beta"] {
             let disk = "\(node == "beta" ? peerDirectory : directory)/\(node).img"
-            _ = FileManager.default.createFile(atPath: disk, contents: nil)
-            _ = truncate(disk, off_t(sizeBytes + (64 << 20)))
+            try writeZeros(path: disk, bytes: sizeBytes + (64 << 20))
             try FileManager.default.createDirectory(atPath: "\(directory)/run-\(node)", withIntermediateDirectories: true)
         }
         let text = """
