@@ -180,6 +180,13 @@ public struct ReplicaResource: Sendable, Equatable {
                                          fix: "add `volume \(number) { disk /path; meta-disk internal; }` to `on \(node.name)` or to the resource")
             }
         }
+        if resource.net.fencing == "resource-and-stonith" && resource.handlers["fence-peer"] == nil {
+            throw ReplicaConfigError(statement.location,
+                                     "resource \(name) sets fencing resource-and-stonith but no fence-peer handler: "
+                                         + "every lost connection would suspend its writes until `meridian volume resume-io`",
+                                     fix: "add `handlers { fence-peer \"COMMAND\"; }` with a command that outdates or "
+                                         + "fences the peer (exit 4 or 7), or use `fencing resource-only;`")
+        }
         if resource.net.cramHMACAlgorithm != nil && (resource.net.sharedSecret ?? "").isEmpty {
             throw ReplicaConfigError(statement.location, "resource \(name) sets cram-hmac-alg but no shared-secret",
                                      fix: "add `shared-secret \"...\";` to its net section")

@@ -91,6 +91,7 @@ public final class ReplicaDaemon: ControlHandler, @unchecked Sendable {
             case .disconnect: resource.disconnect()
             case .verify: try resource.verify(wait: request.wait)
             case .invalidate: try resource.invalidate()
+            case .resumeIO: try resource.resumeIO()
             case .status: break
             }
             return ControlResponse(ok: true, message: message, error: nil,
@@ -139,7 +140,7 @@ public final class ReplicaDaemon: ControlHandler, @unchecked Sendable {
         }
         let down = snapshot.volumes.isEmpty
         return ResourceStatus(
-            name: snapshot.name, role: snapshot.role.rawValue, suspended: false,
+            name: snapshot.name, role: snapshot.role.rawValue, suspended: snapshot.suspended,
             connection: ConnectionStatus(peerNode: snapshot.peerName, peerNodeID: snapshot.peerNodeID,
                                          state: snapshot.connection, peerRole: snapshot.peerRole.rawValue,
                                          protocol: snapshot.protocolName, linkSentBytes: snapshot.linkSentBytes,

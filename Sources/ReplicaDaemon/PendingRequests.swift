@@ -18,6 +18,9 @@ final class PendingRequest: @unchecked Sendable {
     var localError: NBDError?
     /// Set when the peer answered with a write error or the link dropped before the answer.
     var peerFailed = false
+    /// The link dropped before the peer's answer while I/O is suspended for fencing: the
+    /// request is answered only when I/O resumes (never on the local half alone before that).
+    var heldForFencing = false
     var answered = false
 
     init(reply: NBDReply, offset: UInt64, length: UInt64, isFlush: Bool, payload: NBDBuffer?) {

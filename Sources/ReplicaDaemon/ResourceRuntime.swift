@@ -591,10 +591,13 @@ final class ResourceRuntime: @unchecked Sendable {
         current?.fail(reason)
     }
 
-    /// Runs a configured handler (fence-peer, split-brain, ...) with DRBD's environment.
+    /// Runs a configured handler (fence-peer, split-brain, ...) with DRBD's environment. The
+    /// fence-peer handler's exit code goes back to every volume (``VolumeRuntime/fencePeerFinished(exitCode:)``);
+    /// the other handlers' codes are only logged.
     func runHandler(_ handler: ReplicaHandler, reason: String) {
         guard let command = settings.handlers[handler.rawValue] else {
             log("\(name): \(handler.rawValue): \(reason) (no handler configured)")
+            if handler == .fencePeer { reportFencePeer(exitCode: nil) }
             return
         }
         log("\(name): running \(handler.rawValue) handler `\(command)`: \(reason)")
@@ -609,7 +612,38 @@ final class ResourceRuntime: @unchecked Sendable {
         environment["MERIDIAN_NODE"] = nodeName
         environment["MERIDIAN_REASON"] = reason
         process.environment = environment
-        do { try process.run() } catch { log("\(name): cannot run \(handler.rawValue) handler: \(error)") }
+        do { try process.run() } catch {
+            log("\(name): cannot run \(handler.rawValue) handler: \(error)")
+            if handler == .fencePeer { reportFencePeer(exitCode: nil) }
+            return
+        }
+        startThread(name: "rpl-handler") { [self] in
+            process.waitUntilExit()
+            let code: Int32? = process.terminationReason == .exit ? process.terminationStatus : nil
+            log("\(name): \(handler.rawValue) handler " + (code.map { "exited \($0)" }
+                ?? "was killed by signal \(process.terminationStatus)"))
+            if handler == .fencePeer { reportFencePeer(exitCode: code) }
+        }
+    }
+
+    /// The fence-peer handler's answer goes to the volumes (called off every lock; the handler
+    /// runs per resource, as DRBD's per connection).
+    private func reportFencePeer(exitCode: Int32?) {
+        lock.lock()
+        let current = volumes
+        lock.unlock()
+        for volume in current { volume.fencePeerFinished(exitCode: exitCode) }
+    }
+
+    /// `resume-io`: I/O suspended for fencing resumes without the peer known to be outdated.
+    func resumeIO() throws(DaemonError) {
+        guard isUp else { throw DaemonError("\(name) is down", fix: "run `meridian volume up \(name)`") }
+        let suspended = volumes.contains { v in v.state.lock(); defer { v.state.unlock() }; return v.core.ioSuspended }
+        guard suspended else {
+            throw DaemonError("\(name): I/O is not suspended", fix: "nothing to resume; see `meridian volume status \(name)`")
+        }
+        log("\(name): resume-io by the administrator")
+        for volume in volumes { volume.resumeIO() }
     }
 
     // MARK: - Receiving
@@ -857,6 +891,7 @@ final class ResourceRuntime: @unchecked Sendable {
             linkReceivedBytes: socket?.receivedBytes.load(ordering: .relaxed) ?? 0,name: name, role: role, connection: connection, peerName: settings.peerName,
                                 peerNodeID: settings.peerNodeID, peerRole: peerRole,
                                 protocolName: settings.protocolA ? "A" : "C", volumes: volumeStates,
+                                suspended: volumeStates.contains { $0.suspended },
                                 configuredVolumes: settings.volumes.map(\.number))
     }
 }
@@ -873,6 +908,7 @@ struct ResourceSnapshot: Sendable {
     var peerRole: Role
     var protocolName: String
     var volumes: [VolumeSnapshot]
+    var suspended: Bool
     var configuredVolumes: [Int]
 }
 

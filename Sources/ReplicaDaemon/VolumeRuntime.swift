@@ -153,6 +153,8 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
                 resource.runHandler(handler, reason: reason)
             case .log(let message):
                 resource.log("\(resourceName)/\(number): \(message)")
+            case .resumeIO:
+                resumeHeldRequestsLocked()
             default:
                 break
             }
@@ -217,6 +219,8 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
         var writeID: UInt64 = 0
 
         state.lock()
+        // I/O suspended for fencing: the write waits before it touches anything.
+        while core.ioSuspended && core.role == .primary { state.wait() }
         guard core.role == .primary else {
             state.unlock()
             reply.fail(.permissionDenied("not Primary"))
@@ -357,6 +361,7 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
         var link: PeerLink?
         var sequence: UInt64 = 0
         state.lock()
+        while core.ioSuspended && core.role == .primary { state.wait() }
         if let mirror = resource.mirrorLink(for: self) {
             link = mirror
             sequence = nextSequence
@@ -384,26 +389,64 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
     }
 
     /// The link is gone: every request still waiting for the peer completes on the local half
-    /// alone, and its blocks are marked out of sync (DRBD does the same).
+    /// alone, and its blocks are marked out of sync (DRBD does the same). With `fencing
+    /// resource-and-stonith` on a Primary, I/O is suspended instead: those requests are held,
+    /// unanswered, until fencing resolves (``resumeHeldRequestsLocked()``).
     func linkLost() {
         var answers: [PendingRequest] = []
         state.lock()
+        resync = nil
+        verify = nil
+        apply(core.connectionLost())
         for (sequence, item) in pending where !item.peerDone {
+            if core.ioSuspended {
+                item.heldForFencing = true
+                // Marked now: a reconnect's handshake must already see these blocks as changed.
+                if !item.isFlush { bitmap.markOutOfSync(offset: item.offset, length: item.length) }
+                continue
+            }
             item.peerDone = true
             item.peerFailed = !item.isFlush
             if finishIfCompleteLocked(item, sequence: sequence) { answers.append(item) }
         }
-        for (sequence, item) in pending where item.peerDone && !item.localDone {
-            _ = sequence  // the local half will finish it
-        }
-        resync = nil
-        verify = nil
-        apply(core.connectionLost())
         flushBitmapLocked()
         persistLocked()
         state.broadcast()
         state.unlock()
         for item in answers { item.answer() }
+    }
+
+    /// I/O resumes after a suspension for fencing: the held requests complete as if the link
+    /// had dropped without fencing (local half only, blocks out of sync), and waiting writes go
+    /// on. Called under the lock; the replies go out from another thread.
+    private func resumeHeldRequestsLocked() {
+        var answers: [PendingRequest] = []
+        for (sequence, item) in pending where item.heldForFencing && !item.peerDone {
+            item.heldForFencing = false
+            item.peerDone = true
+            item.peerFailed = !item.isFlush
+            if finishIfCompleteLocked(item, sequence: sequence) { answers.append(item) }
+        }
+        flushBitmapLocked()
+        state.broadcast()
+        if !answers.isEmpty {
+            let held = answers
+            startThread(name: "rpl-resume") { for item in held { item.answer() } }
+        }
+    }
+
+    /// The fence-peer handler exited (or could not run: `exitCode` nil).
+    func fencePeerFinished(exitCode: Int32?) {
+        state.lock()
+        apply(core.fencePeerResult(exitCode: exitCode ?? -1))
+        state.unlock()
+    }
+
+    /// `resume-io`.
+    func resumeIO() {
+        state.lock()
+        apply(core.resumeIO())
+        state.unlock()
     }
 
     // MARK: - Receiving side (Secondary)
@@ -455,7 +498,7 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
             replication: core.replication, outOfSyncBytes: bitmap.outOfSyncBytes,
             resync: resync?.progress(outOfSyncBytes: bitmap.outOfSyncBytes),
             verify: verify?.snapshot, nbdSocket: nbdServer == nil ? nil : socketPath,
-            generations: core.generations, counters: counters, clients: clients)
+            generations: core.generations, counters: counters, clients: clients, suspended: core.ioSuspended)
     }
 }
 
@@ -474,4 +517,5 @@ struct VolumeSnapshot: Sendable {
     var generations: GenerationIdentifiers
     var counters: VolumeRuntime.Counters
     var clients: Int
+    var suspended: Bool
 }

@@ -154,6 +154,8 @@ public enum ReplicaDirective: Sendable, Equatable {
     case disconnect(reason: String)
     case runHandler(ReplicaHandler, reason: String)
     case sendState
+    /// Answer the writes held while I/O was suspended for fencing, and admit new ones.
+    case resumeIO
     case log(String)
 }
 

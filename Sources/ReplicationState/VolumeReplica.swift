@@ -16,6 +16,11 @@ public struct VolumeReplica: Sendable, Equatable {
     public private(set) var crashedPrimary: Bool
     public private(set) var peerOutdated: Bool
     public private(set) var becamePrimaryAt: UInt64
+    /// Application I/O is suspended until fencing resolves (DRBD's `suspended:fencing`): a
+    /// Primary with `fencing resource-and-stonith` that lost its peer answers no write until the
+    /// fence-peer handler reports the peer outdated or fenced, the peer reconnects, or the
+    /// administrator runs `resume-io`.
+    public private(set) var ioSuspended = false
     public let fencing: FencingPolicy
     public let policies: SplitBrainPolicies
     /// The peer's generations when the current resync started (the target adopts them).
@@ -117,8 +122,25 @@ public struct VolumeReplica: Sendable, Equatable {
         return info
     }
 
-    /// The peer's handshake arrived (after ours was sent).
+    /// The peer's handshake arrived (after ours was sent). Once connected, a "peer outdated"
+    /// mark from an earlier fencing no longer holds (the peer's state is known again), and I/O
+    /// suspended for fencing resumes (as DRBD clears susp-fen when the connection is back).
     public mutating func handshake(peer: HandshakeInfo) -> [ReplicaDirective] {
+        var directives = decideHandshake(peer: peer)
+        if connection == .connected {
+            if peerOutdated {
+                peerOutdated = false
+                if !directives.contains(.persist) { directives.append(.persist) }
+            }
+            if ioSuspended {
+                ioSuspended = false
+                directives += [.resumeIO, .log("the peer is connected again: suspended I/O resumes")]
+            }
+        }
+        return directives
+    }
+
+    private mutating func decideHandshake(peer: HandshakeInfo) -> [ReplicaDirective] {
         guard let local = lastSentInfo else {
             preconditionFailure("Internal inconsistency: handshake(peer:) before handshakeInfo()")
         }
@@ -233,6 +255,15 @@ public struct VolumeReplica: Sendable, Equatable {
         if role == .primary && (peerDisk == .upToDate || peerDisk == .inconsistent || replication == .syncSource) {
             if generations.bitmap == 0 { generations.startNewGeneration(freshGeneration()) }
             directives.append(.persist)
+        }
+        // Fencing only when the peer had usable data (DRBD: peer disk Consistent or UpToDate): an
+        // Inconsistent peer (e.g. a SyncTarget) cannot be promoted without --force anyway.
+        if role == .primary && (peerDisk == .upToDate || peerDisk == .consistent) {
+            if fencing == .resourceAndStonith {
+                ioSuspended = true
+                directives.append(.log("I/O suspended until the peer is known to be outdated or fenced "
+                    + "(fencing resource-and-stonith)"))
+            }
             if fencing != .dontCare {
                 directives.append(.runHandler(.fencePeer, reason: "lost the connection to the peer while Primary"))
             }
@@ -269,14 +300,54 @@ public struct VolumeReplica: Sendable, Equatable {
         return [.persist]
     }
 
-    /// The fence-peer handler's answer (DRBD: 4 = peer outdated, 7 = peer fenced).
+    /// The fence-peer handler's answer, with DRBD's exit codes: 3 the peer's disk is Inconsistent,
+    /// 4 it is Outdated, 5 the peer is unreachable (taken as outdated only when this disk is
+    /// UpToDate), 6 the peer is Primary, 7 the peer was fenced (STONITH). Any other code means
+    /// the handler failed. Only an outdated or fenced peer resumes suspended I/O; otherwise it
+    /// stays suspended until the peer reconnects or the administrator runs `resume-io`.
     public mutating func fencePeerResult(exitCode: Int32) -> [ReplicaDirective] {
-        if exitCode == 4 || exitCode == 7 {
-            peerOutdated = true
-            if disk == .consistent { disk = .upToDate }
-            return [.persist]
+        guard connection != .connected else {
+            return [.log("fence-peer handler exited \(exitCode) after the peer had reconnected: ignored")]
         }
-        return [.log("fence-peer handler exited \(exitCode): the peer is not known to be outdated")]
+        let outdated: String? =
+            switch exitCode {
+            case 3: "the peer's disk is Inconsistent"
+            case 4: "the peer's disk is Outdated"
+            case 5 where disk == .upToDate: "the peer is unreachable and taken as outdated"
+            case 7: "the peer was fenced"
+            default: nil
+            }
+        guard let outdated else {
+            let why =
+                switch exitCode {
+                case 5: "the peer is unreachable, but this disk is \(disk.rawValue), not UpToDate"
+                case 6: "the peer is Primary: this node's data is not the current one"
+                default: "the handler failed (DRBD's codes: 3, 4, 5, 7 = peer outdated or fenced; 6 = peer is Primary)"
+                }
+            let consequence = ioSuspended
+                ? "I/O stays suspended: resolve the cause, then `meridian volume resume-io` (or reconnect the peer)"
+                : "the peer is not known to be outdated"
+            return [.log("fence-peer handler exited \(exitCode): \(why); \(consequence)")]
+        }
+        peerOutdated = true
+        if disk == .consistent { disk = .upToDate }
+        var directives: [ReplicaDirective] = [.persist, .log("fence-peer handler exited \(exitCode): \(outdated)")]
+        if exitCode == 7 && fencing != .resourceAndStonith {
+            directives.append(.log("fence-peer handler exited 7 (peer fenced) although fencing is \(fencing.rawValue)"))
+        }
+        if ioSuspended {
+            ioSuspended = false
+            directives += [.resumeIO, .log("suspended I/O resumes")]
+        }
+        return directives
+    }
+
+    /// `resume-io`: the administrator resumes I/O suspended for fencing (DRBD's `resume-io`),
+    /// taking responsibility that the peer will not be promoted with older data.
+    public mutating func resumeIO() -> [ReplicaDirective] {
+        guard ioSuspended else { return [] }
+        ioSuspended = false
+        return [.resumeIO, .log("suspended I/O resumed by the administrator; the peer is not known to be outdated")]
     }
 }
 

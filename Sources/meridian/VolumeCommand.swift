@@ -16,7 +16,7 @@ struct VolumeCommand: ParsableCommand {
             """,
         subcommands: [
             CreateMetadata.self, Up.self, Down.self, Primary.self, Secondary.self, Connect.self, Disconnect.self,
-            Status.self, Verify.self, Invalidate.self, RoleQuery.self, DiskStateQuery.self, ConnectionStateQuery.self,
+            Status.self, Verify.self, Invalidate.self, ResumeIO.self, RoleQuery.self, DiskStateQuery.self, ConnectionStateQuery.self,
         ])
 }
 
@@ -152,6 +152,22 @@ struct Invalidate: SimpleVolumeCommand {
     @OptionGroup var options: VolumeOptions
 }
 
+struct ResumeIO: SimpleVolumeCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume-io",
+        abstract: "Resume I/O suspended for fencing (fencing resource-and-stonith) without an outdated peer.",
+        discussion: """
+            A Primary with `fencing resource-and-stonith` suspends writes when it loses its peer, until \
+            the fence-peer handler reports the peer outdated or fenced, or the peer reconnects. When the \
+            handler failed, writes stay suspended; resume-io lets them go on. Make sure first that the \
+            peer cannot be promoted with its older data (it is down, fenced or outdated), or its site \
+            may later run the service on data without these writes.
+            """)
+    static let command = ControlCommand.resumeIO
+    @Argument(help: "Resource name.") var resource: String
+    @OptionGroup var options: VolumeOptions
+}
+
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Online verify: compare hashes with the peer; differences are marked out of sync.",
@@ -197,7 +213,7 @@ struct Status: ParsableCommand {
 
 /// drbdsetup-status-like text.
 func renderStatus(_ s: ResourceStatus, node: String) -> String {
-    var out = "\(s.name) role:\(s.role)\(s.suspended ? " suspended:yes" : "")\n"
+    var out = "\(s.name) role:\(s.role)\(s.suspended ? " suspended:fencing" : "")\n"
     for v in s.volumes {
         out += "  volume:\(v.volume) disk:\(v.disk)"
         if v.outOfSyncBytes > 0 { out += " out-of-sync:\(formatBytes(v.outOfSyncBytes))" }

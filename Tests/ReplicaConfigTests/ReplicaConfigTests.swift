@@ -53,6 +53,7 @@ import Testing
         ("resource r { connection-mesh { hosts a b; } }", "1:14", "not supported"),
         ("resource r { net { protocol C; }", "1:12", "never closed"),
         ("resource r { disk /dev/sdb; }", "1:14", "belongs in a `volume N { }` section"),
+        ("resource r { net { fencing resource-and-stonith; } volume 0 { disk /a; meta-disk internal; } on a { node-id 0; address 127.0.0.1:1; } on b { node-id 1; address 127.0.0.2:1; } }", "1:1", "no fence-peer handler"),
         ("resource r { volume 0 { meta-disk internal; } on a { node-id 0; address 127.0.0.1:1; } on b { node-id 1; address 127.0.0.2:1; } }", "1:47", "no disk on a"),
     ]
 

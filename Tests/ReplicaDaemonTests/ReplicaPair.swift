@@ -22,8 +22,9 @@ final class ReplicaPair: @unchecked Sendable {
     ///   - secrets: the shared-secret each node's configuration file carries (they differ in
     ///     the authentication test).
     ///   - extraNet: more `net` options.
+    ///   - extraResource: more sections of the resource (e.g. `handlers { ... }`).
     init(net: Int, sizeMiB: Int = 64, protocolName: String = "C", secrets: [String: String] = [:],
-         extraNet: String = "") throws {
+         extraNet: String = "", extraResource: String = "") throws {
         self.net = net
         self.sizeMiB = sizeMiB
         replicad = try Products.path("meridian-replicad")
@@ -40,6 +41,7 @@ final class ReplicaPair: @unchecked Sendable {
                 resource r0 {
                   net { protocol \(protocolName); cram-hmac-alg sha256; shared-secret "\(secret)"; connect-int 1; ping-int 2; timeout 30; \(extraNet) }
                   disk { c-max-rate 2G; c-fill-target 4M; }
+                  \(extraResource)
                   on alpha { node-id 0; address 127.0.\(net).1:7\(String(format: "%03d", net)); volume 0 { disk \(disk("alpha")); meta-disk internal; } }
                   on beta { node-id 1; address 127.0.\(net).2:7\(String(format: "%03d", net)); volume 0 { disk \(disk("beta")); meta-disk internal; } }
                 }

@@ -198,4 +198,104 @@ import Testing
         try pair.must("alpha", ["verify", "--wait"])
         #expect(pair.status("alpha")?.volumes.first?.outOfSyncBytes == 0)
     }
+
+    /// `fencing resource-and-stonith`: when the Primary loses its peer, writes are suspended
+    /// (none is acknowledged on the Primary alone) until the fence-peer handler reports the peer
+    /// fenced. A failing handler keeps them suspended until `resume-io`. The held writes reach
+    /// the peer by resync when it comes back.
+    @Test func resourceAndStonithSuspendsWritesUntilThePeerIsFenced() throws {
+        let work = NSTemporaryDirectory() + "meridian-fence-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        // The handler records its call, then waits for the test to give its exit code.
+        let handler = work + "/fence-peer"
+        try """
+            #!/bin/sh
+            echo "$DRBD_RESOURCE $DRBD_PEER" >> \(work)/calls
+            i=0
+            while [ ! -f \(work)/answer ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+            code=$(cat \(work)/answer 2>/dev/null || echo 1)
+            rm -f \(work)/answer
+            exit "$code"
+
+            """.write(toFile: handler, atomically: true, encoding: .utf8)
+        chmod(handler, 0o755)
+        func calls() -> Int {
+            ((try? String(contentsOfFile: work + "/calls", encoding: .utf8)) ?? "").split(separator: "\n").count
+        }
+        func answer(_ code: Int) throws { try "\(code)\n".write(toFile: work + "/answer", atomically: true, encoding: .utf8) }
+
+        let pair = try ReplicaPair(net: 70, extraNet: "fencing resource-and-stonith;",
+                                   extraResource: "handlers { fence-peer \"\(handler)\"; }")
+        try pair.startBoth()
+        try pair.must("alpha", ["primary", "--force"])
+        try pair.waitInSync()
+
+        /// Starts a 64 KiB write at `offset` through alpha's NBD socket (fio in the background).
+        func startWrite(offset: Int) throws -> Process {
+            let fio = Process()
+            fio.executableURL = URL(fileURLWithPath: "/usr/bin/fio")
+            fio.arguments = ["--name=held", "--ioengine=nbd", "--uri=\(pair.nbdURI("alpha"))", "--rw=write", "--bs=64k",
+                             "--size=64k", "--offset=\(offset)"]
+            fio.standardOutput = FileHandle.nullDevice
+            fio.standardError = FileHandle.nullDevice
+            try fio.run()
+            return fio
+        }
+        func waitExit(_ process: Process, timeout: Double) -> Bool {
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { usleep(50_000) }
+            return !process.isRunning
+        }
+
+        // 1. The peer dies; the handler fails (exit 1): writes stay suspended until resume-io.
+        pair.kill9("beta")
+        try pair.waitUntil("the fence-peer handler runs", timeout: 15) { calls() == 1 }
+        #expect(pair.status("alpha")?.suspended == true)
+        #expect(try pair.volume("alpha", ["status"]).output.contains("suspended:fencing"))
+        let first = try startWrite(offset: 1 << 20)
+        usleep(1_500_000)
+        #expect(first.isRunning, "no write is acknowledged while I/O is suspended")
+        try answer(1)
+        try pair.waitUntil("the handler's failure logged", timeout: 15) { pair.log("alpha").contains("handler exited 1") }
+        usleep(1_000_000)
+        #expect(first.isRunning, "a failed handler keeps I/O suspended")
+        #expect(pair.status("alpha")?.suspended == true)
+        #expect(pair.log("alpha").contains("resume-io"), "the log names the way out")
+        try pair.must("alpha", ["resume-io"])
+        #expect(waitExit(first, timeout: 15), "resume-io releases the held write")
+        #expect(first.terminationStatus == 0)
+        #expect(pair.status("alpha")?.suspended == false)
+        let again = try pair.volume("alpha", ["resume-io"])
+        #expect(again.status == 1 && again.output.contains("not suspended"), "\(again.output)")
+        #expect(pair.status("alpha")?.volumes.first?.outOfSyncBytes == 64 << 10)
+
+        // 2. The peer comes back: the held write is resynced; then it dies again and the handler
+        // reports it fenced (exit 7): I/O resumes by itself.
+        try pair.start("beta")
+        try pair.must("beta", ["up"])
+        try pair.waitConnected()
+        try pair.waitInSync()
+        pair.kill9("beta")
+        try pair.waitUntil("the fence-peer handler runs again", timeout: 15) { calls() == 2 }
+        let second = try startWrite(offset: 4 << 20)
+        usleep(1_000_000)
+        #expect(second.isRunning, "suspended again until the handler answers")
+        try answer(7)
+        #expect(waitExit(second, timeout: 15), "a fenced peer resumes I/O")
+        #expect(second.terminationStatus == 0)
+        #expect(pair.status("alpha")?.suspended == false)
+        #expect(pair.log("alpha").contains("the peer was fenced"))
+
+        // Every write alpha acknowledged reaches beta once it is back.
+        try pair.start("beta")
+        try pair.must("beta", ["up"])
+        try pair.waitConnected()
+        try pair.waitInSync()
+        let size = try #require(pair.status("alpha")?.volumes.first?.sizeBytes)
+        try pair.must("alpha", ["secondary"])
+        try pair.must("alpha", ["down"])
+        try pair.must("beta", ["down"])
+        #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
+    }
 }

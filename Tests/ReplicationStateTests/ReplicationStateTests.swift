@@ -135,3 +135,129 @@ func mirror(_ d: SyncDecision) -> SyncDecision {
         #expect(a.disk == .inconsistent)
     }
 }
+
+/// Fencing (`fencing` and the fence-peer handler's exit codes, as DRBD): event by event.
+@Suite struct FencingTests {
+    /// A connected Primary with an UpToDate peer (both sides past their handshake).
+    static func connectedPrimary(_ fencing: FencingPolicy, seed: UInt64) throws -> (VolumeReplica, VolumeReplica) {
+        var a = VolumeReplica(metadata: VolumeReplicaTests.upToDate, fencing: fencing, policies: .init(), seed: seed)
+        var b = VolumeReplica(metadata: VolumeReplicaTests.upToDate, fencing: fencing, policies: .init(), seed: seed + 1)
+        let ia = a.handshakeInfo(nodeID: 0, nodeName: "alpha", outOfSyncBlocks: 0)
+        let ib = b.handshakeInfo(nodeID: 1, nodeName: "beta", outOfSyncBlocks: 0)
+        _ = a.handshake(peer: ib)
+        _ = b.handshake(peer: ia)
+        _ = try a.promote(force: false, now: 10).get()
+        _ = b.peerStateChanged(role: .primary, disk: .upToDate)
+        #expect(a.disk == .upToDate && a.peerDisk == .upToDate)
+        return (a, b)
+    }
+
+    static func logs(_ directives: [ReplicaDirective]) -> String {
+        directives.compactMap { if case .log(let m) = $0 { m } else { nil } }.joined(separator: "\n")
+    }
+
+    @Test func resourceAndStonithSuspendsIOAndRunsTheHandler() throws {
+        var (a, _) = try Self.connectedPrimary(.resourceAndStonith, seed: 20)
+        let lost = a.connectionLost()
+        #expect(a.ioSuspended)
+        #expect(lost.contains { if case .runHandler(.fencePeer, _) = $0 { true } else { false } })
+        #expect(!lost.contains(.resumeIO))
+    }
+
+    @Test func resourceOnlyRunsTheHandlerWithoutSuspending() throws {
+        var (a, _) = try Self.connectedPrimary(.resourceOnly, seed: 22)
+        let lost = a.connectionLost()
+        #expect(!a.ioSuspended)
+        #expect(lost.contains { if case .runHandler(.fencePeer, _) = $0 { true } else { false } })
+    }
+
+    /// An Inconsistent peer (here a SyncTarget after a forced promotion) has no data it could
+    /// be promoted with: losing it neither suspends I/O nor runs the handler (as DRBD).
+    @Test func anInconsistentPeerIsNotFenced() throws {
+        var a = VolumeReplica(metadata: .fresh, fencing: .resourceAndStonith, policies: .init(), seed: 26)
+        var b = VolumeReplica(metadata: .fresh, fencing: .resourceAndStonith, policies: .init(), seed: 27)
+        _ = try a.promote(force: true, now: 1).get()
+        let ia = a.handshakeInfo(nodeID: 0, nodeName: "alpha", outOfSyncBlocks: 0)
+        let ib = b.handshakeInfo(nodeID: 1, nodeName: "beta", outOfSyncBlocks: 0)
+        _ = a.handshake(peer: ib)
+        _ = b.handshake(peer: ia)
+        #expect(a.replication == .syncSource && a.peerDisk == .inconsistent)
+        let lost = a.connectionLost()
+        #expect(!a.ioSuspended)
+        #expect(!lost.contains { if case .runHandler = $0 { true } else { false } })
+    }
+
+    @Test func dontCareRunsNoHandler() throws {
+        var (a, _) = try Self.connectedPrimary(.dontCare, seed: 24)
+        let lost = a.connectionLost()
+        #expect(!a.ioSuspended)
+        #expect(!lost.contains { if case .runHandler = $0 { true } else { false } })
+    }
+
+    /// DRBD's codes: 3, 4, 7 (and 5 with an UpToDate disk) outdate the peer and resume I/O;
+    /// 6 (peer is Primary) and anything else keep I/O suspended.
+    @Test(arguments: [(Int32(3), true), (4, true), (5, true), (7, true), (6, false), (0, false), (1, false),
+                      (2, false), (-1, false), (127, false)])
+    func handlerExitCodes(code: Int32, outdatesPeer: Bool) throws {
+        var (a, _) = try Self.connectedPrimary(.resourceAndStonith, seed: 30)
+        _ = a.connectionLost()
+        let result = a.fencePeerResult(exitCode: code)
+        #expect(a.ioSuspended == !outdatesPeer, "exit \(code)")
+        #expect(a.peerOutdated == outdatesPeer, "exit \(code)")
+        #expect(result.contains(.resumeIO) == outdatesPeer, "exit \(code)")
+        #expect(a.persisted.peerOutdated == outdatesPeer)
+        if !outdatesPeer {
+            #expect(Self.logs(result).contains("resume-io"), "the log names the way out: \(Self.logs(result))")
+        }
+    }
+
+    @Test func unreachablePeerCountsOnlyWithAnUpToDateDisk() {
+        // A Consistent Secondary (resource-only, after a restart) is not UpToDate: code 5 is not enough.
+        var b = VolumeReplica(metadata: VolumeReplicaTests.upToDate, fencing: .resourceOnly, policies: .init(), seed: 40)
+        #expect(b.disk == .consistent)
+        _ = b.fencePeerResult(exitCode: 5)
+        #expect(!b.peerOutdated && b.disk == .consistent)
+        _ = b.fencePeerResult(exitCode: 4)
+        #expect(b.peerOutdated && b.disk == .upToDate, "an outdated peer makes a Consistent disk UpToDate")
+    }
+
+    @Test func administratorResumesIO() throws {
+        var (a, _) = try Self.connectedPrimary(.resourceAndStonith, seed: 50)
+        #expect(a.resumeIO().isEmpty, "nothing to resume while connected")
+        _ = a.connectionLost()
+        _ = a.fencePeerResult(exitCode: 1)
+        #expect(a.ioSuspended)
+        let resumed = a.resumeIO()
+        #expect(resumed.contains(.resumeIO) && !a.ioSuspended && !a.peerOutdated)
+    }
+
+    /// The peer reconnecting ends the suspension and the "peer outdated" mark (its state is known
+    /// again; a stale mark would let a later restart take a Consistent disk for UpToDate); a
+    /// handler answer arriving after that is ignored.
+    @Test func reconnectResumesAndClearsThePeerOutdatedMark() throws {
+        var (a, b) = try Self.connectedPrimary(.resourceAndStonith, seed: 60)
+        _ = a.connectionLost()
+        _ = b.connectionLost()
+        _ = a.fencePeerResult(exitCode: 4)
+        #expect(a.peerOutdated && !a.ioSuspended)
+        _ = a.fencePeerResult(exitCode: 1)
+        // Suspended again by a second loss, then the peer is back before the handler answers.
+        let ia = a.handshakeInfo(nodeID: 0, nodeName: "alpha", outOfSyncBlocks: 1)
+        let ib = b.handshakeInfo(nodeID: 1, nodeName: "beta", outOfSyncBlocks: 0)
+        _ = b.handshake(peer: ia)
+        _ = a.handshake(peer: ib)
+        _ = a.resyncFinished()
+        _ = b.resyncFinished()
+        _ = a.connectionLost()
+        #expect(a.ioSuspended)
+        let ia2 = a.handshakeInfo(nodeID: 0, nodeName: "alpha", outOfSyncBlocks: 0)
+        let ib2 = b.handshakeInfo(nodeID: 1, nodeName: "beta", outOfSyncBlocks: 0)
+        _ = b.handshake(peer: ia2)
+        let back = a.handshake(peer: ib2)
+        #expect(back.contains(.resumeIO) && !a.ioSuspended)
+        #expect(!a.peerOutdated && !a.persisted.peerOutdated)
+        let late = a.fencePeerResult(exitCode: 7)
+        #expect(!a.peerOutdated, "an answer after the reconnect is ignored")
+        #expect(Self.logs(late).contains("ignored"))
+    }
+}
