@@ -709,8 +709,9 @@ final class ResourceRuntime: @unchecked Sendable {
             guard range.offset + UInt64(range.length) <= volume.dataSize, UInt64(range.length) <= resyncChunk else {
                 throw LinkError("resync request for \(range.length) bytes at \(range.offset) is out of bounds")
             }
-            let buffer = link.worker.buffer
-            link.worker.submit { volume.answerResyncRequest(range: range, link: link, buffer: buffer) }
+            let worker = link.takeResyncWorker()
+            let buffer = worker.buffer
+            worker.submit { volume.answerResyncRequest(range: range, link: link, buffer: buffer) }
         case .resyncData:
             let range = try readRange(link)
             guard Int(header.bodyLength) == ReplicaWire.dataPrefixSize + Int(range.length),
