@@ -60,6 +60,10 @@ struct VolumeBench: ParsableCommand {
         let seqLocal = try (0..<runs).map { _ in
             try fio(["--filename=\(local)", "--ioengine=psync", "--direct=1", "--rw=write", "--bs=1M", "--size=\(size)"])
         }
+        // What the SyncSource's reads can deliver: a resync cannot beat the source disk's reads.
+        let readLocal = try (0..<runs).map { _ in
+            try fio(["--filename=\(local)", "--ioengine=psync", "--direct=1", "--rw=read", "--bs=1M", "--size=\(size)"])
+        }
         let randLocal = try (0..<runs).map { _ in
             try fio(["--filename=\(local)", "--ioengine=psync", "--direct=1", "--rw=randwrite", "--bs=4k",
                      "--size=\(size)", "--time_based", "--runtime=\(runtime)"])
@@ -75,16 +79,18 @@ struct VolumeBench: ParsableCommand {
         // Full resync: the initial sync of the whole volume after `primary --force`.
         let t0 = Date()
         try pair.volume("alpha", ["primary", "--force"])
-        var resyncStart: Date?
-        try pair.waitFor("the resync to start", timeout: 60) {
-            let mode = pair.volumeJSON("beta")?["replication"] as? String
-            if mode == "SyncTarget" { resyncStart = Date() }
-            return resyncStart != nil || (pair.volumeJSON("beta")?["disk"] as? String) == "UpToDate"
+        // Timed by the SyncTarget's own log lines (millisecond timestamps): polling `status`
+        // often would take CPU from the daemons (a CLI run costs ~30 ms of CPU here).
+        try pair.waitFor("the resync to finish", timeout: 600, interval: 0.25) {
+            pair.log("beta").contains("resync finished")
         }
         try pair.waitInSync(timeout: 600)
         let t1 = Date()
         let totalSeconds = t1.timeIntervalSince(t0)
-        let fullSeconds = t1.timeIntervalSince(resyncStart ?? t0)
+        guard let started = pair.logTime("beta", of: "resync starts as SyncTarget"),
+              let finished = pair.logTime("beta", of: "resync finished")
+        else { throw ValidationError("the SyncTarget's log lacks the resync start or end:\n\(pair.log("beta"))") }
+        let fullSeconds = finished.timeIntervalSince(started)
         let dataSize = pair.sizeBytes("alpha")
 
         let randReplicated = try (0..<runs).map { _ in
@@ -117,6 +123,7 @@ struct VolumeBench: ParsableCommand {
         let after = pair.counters("beta")
 
         let seqL = median(seqLocal.map(\.bandwidth)), seqR = median(seqReplicated.map(\.bandwidth))
+        let readL = median(readLocal.map(\.bandwidth))
         let latL = median(randLocal.map(\.latency)), latR = median(randReplicated.map(\.latency))
         let latA = median(randAlone.map(\.latency))
         let fullRate = Double(dataSize) / fullSeconds
@@ -129,8 +136,9 @@ struct VolumeBench: ParsableCommand {
         print(String(format: "  local file, O_DIRECT, QD1     %8.1f MiB/s", seqL / 1_048_576))
         print(String(format: "  replicad NBD, protocol C, QD8 %8.1f MiB/s   ratio %.2f x local (target >= 0.9)", seqR / 1_048_576, seqR / seqL))
         print("full resync of \(dataSize >> 20) MiB (initial sync after primary --force):")
-        print(String(format: "  resync (SyncTarget seen until both UpToDate, 50 ms polling) %.2f s = %.1f MiB/s   ratio %.2f x local sequential write (target >= 0.9)",
-                     fullSeconds, fullRate / 1_048_576, fullRate / seqL))
+        print(String(format: "  local file, O_DIRECT sequential read, QD1 %8.1f MiB/s   (what the SyncSource's disk reads)", readL / 1_048_576))
+        print(String(format: "  resync (SyncTarget's log: start to finish) %.2f s = %.1f MiB/s   ratio %.2f x local sequential write (target >= 0.9), %.2f x local sequential read",
+                     fullSeconds, fullRate / 1_048_576, fullRate / seqL, fullRate / readL))
         print(String(format: "  from `primary --force` (renegotiation and handshake included) %.2f s", totalSeconds))
         print("reconnect after \(dirty >> 20) MiB were written while disconnected:")
         print("  out of sync at reconnect       \(outOfSync) bytes")
@@ -177,9 +185,10 @@ func runFio(_ arguments: [String]) throws -> FioResult {
     guard process.terminationStatus == 0,
           let start = data.firstIndex(of: UInt8(ascii: "{")),
           let json = try JSONSerialization.jsonObject(with: data[start...]) as? [String: Any],
-          let job = (json["jobs"] as? [[String: Any]])?.first, let write = job["write"] as? [String: Any],
-          let clat = write["clat_ns"] as? [String: Any], let mean = clat["mean"] as? Double,
-          let bw = write["bw_bytes"] as? Double
+          let job = (json["jobs"] as? [[String: Any]])?.first,
+          let side = job[arguments.contains("--rw=read") ? "read" : "write"] as? [String: Any],
+          let clat = side["clat_ns"] as? [String: Any], let mean = clat["mean"] as? Double,
+          let bw = side["bw_bytes"] as? Double
     else {
         throw ValidationError("fio \(arguments.joined(separator: " ")) failed (exit \(process.terminationStatus))")
     }
@@ -319,11 +328,25 @@ final class BenchPair {
         }
     }
 
-    func waitFor(_ what: String, timeout: Double, _ condition: () -> Bool) throws {
+    func log(_ node: String) -> String {
+        (try? String(contentsOfFile: "\(directory)/\(node).log", encoding: .utf8)) ?? ""
+    }
+
+    /// The timestamp of the first line of a daemon's log that contains `text`.
+    func logTime(_ node: String, of text: String) -> Date? {
+        guard let line = log(node).split(separator: "\n").first(where: { $0.contains(text) }),
+              let stamp = line.split(separator: " ").first
+        else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: String(stamp))
+    }
+
+    func waitFor(_ what: String, timeout: Double, interval: Double = 0.05, _ condition: () -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if condition() { return }
-            usleep(50_000)
+            usleep(UInt32(interval * 1_000_000))
         }
         let logs = ["alpha", "beta"].map { (try? String(contentsOfFile: "\(directory)/\($0).log", encoding: .utf8)) ?? "" }
         throw ValidationError("timed out waiting for \(what)\n--- alpha:\n\(logs[0])\n--- beta:\n\(logs[1])")
