@@ -63,8 +63,10 @@ struct VerifyRun {
     var outOfSyncFound: UInt64 = 0
     var inFlight = 0
     var finished = false
-    var snapshot: VerifySnapshot {
-        VerifySnapshot(percentDone: 0, outOfSyncFoundBytes: outOfSyncFound, running: !finished)
+    /// Progress by the position of the last chunk hashed (VerifyS) or compared (VerifyT).
+    func snapshot(dataSize: UInt64) -> VerifySnapshot {
+        let done = finished ? 100 : dataSize == 0 ? 0 : min(100, Double(cursor) / Double(dataSize) * 100)
+        return VerifySnapshot(percentDone: done, outOfSyncFoundBytes: outOfSyncFound, running: !finished)
     }
 }
 

@@ -497,7 +497,7 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
             volume: number, sizeBytes: dataSize, role: core.role, disk: core.disk, peerDisk: core.peerDisk,
             replication: core.replication, outOfSyncBytes: bitmap.outOfSyncBytes,
             resync: resync?.progress(outOfSyncBytes: bitmap.outOfSyncBytes),
-            verify: verify?.snapshot, nbdSocket: nbdServer == nil ? nil : socketPath,
+            verify: verify?.snapshot(dataSize: dataSize), nbdSocket: nbdServer == nil ? nil : socketPath,
             generations: core.generations, counters: counters, clients: clients, suspended: core.ioSuspended)
     }
 }

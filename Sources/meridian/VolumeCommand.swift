@@ -182,7 +182,7 @@ struct Verify: ParsableCommand {
         if let volumes = response.status?.first?.volumes {
             for v in volumes {
                 if let verify = v.verify {
-                    print("volume:\(v.volume) verify \(verify.running ? "running" : "done") out-of-sync:\(formatBytes(verify.outOfSyncFoundBytes))")
+                    print("volume:\(v.volume) verify \(verify.running ? String(format: "running done:%.2f", verify.percentDone) : "done") out-of-sync:\(formatBytes(verify.outOfSyncFoundBytes))")
                 }
             }
         }
@@ -232,7 +232,7 @@ func renderStatus(_ s: ResourceStatus, node: String) -> String {
                     out += " rate:\(formatBytes(r.rateBytesPerSecond))/s"
                     if let eta = r.etaSeconds { out += " eta:\(Int(eta.rounded()))s" }
                 }
-                if let verify = v.verify, verify.running { out += " verify:running" }
+                if let verify = v.verify, verify.running { out += String(format: " verify:running done:%.2f", verify.percentDone) }
                 out += "\n"
             }
         }

@@ -181,6 +181,8 @@ import Testing
         try shell("fio --name=a --ioengine=nbd --uri='\(pair.nbdURI("alpha"))' --rw=write --bs=1M --size=16M >/dev/null")
         try pair.must("alpha", ["verify", "--wait"])
         #expect(pair.status("alpha")?.volumes.first?.outOfSyncBytes == 0, "in sync after protocol A writes and a flush")
+        #expect(pair.status("alpha")?.volumes.first?.verify?.percentDone == 100)
+        #expect(pair.status("alpha")?.volumes.first?.verify?.running == false)
 
         // Corrupt 4 KiB at 5 MiB on beta's backing file (the data area starts at offset 0).
         try shell("head -c 4096 /dev/urandom | dd of=\(pair.disk("beta")) bs=4096 seek=1280 conv=notrunc status=none")
