@@ -62,7 +62,9 @@ final class NamedServer {
         process.standardError = logHandle
         try process.run()
         let deadline = Date().addingTimeInterval(20)
-        while !self.log(contains: "running") {
+        // "running" can come before the zone is loaded (BIND loads zones asynchronously); a
+        // query in between is answered "not authoritative" (seen once in CI).
+        while !(self.log(contains: "running") && self.log(contains: "zone example.test/IN: loaded serial")) {
             guard process.isRunning, Date() < deadline else {
                 stop()
                 throw HarnessError("named did not start on \(address): \(self.log)")
