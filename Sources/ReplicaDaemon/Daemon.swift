@@ -92,6 +92,7 @@ public final class ReplicaDaemon: ControlHandler, @unchecked Sendable {
             case .verify: try resource.verify(wait: request.wait)
             case .invalidate: try resource.invalidate()
             case .resumeIO: try resource.resumeIO()
+            case .outdate: try resource.outdate()
             case .status: break
             }
             return ControlResponse(ok: true, message: message, error: nil,

@@ -198,29 +198,50 @@ final class ResourceRuntime: @unchecked Sendable {
         if let link = currentLink() {
             try askPeerForPromotion(link: link)
         }
-        var promoted: [VolumeRuntime] = []
-        for volume in volumes {
-            volume.state.lock()
-            let result = volume.core.promote(force: force, now: UInt64(Date().timeIntervalSince1970 * 1000))
-            switch result {
-            case .success(let directives):
-                volume.apply(directives)
-                volume.persistLocked()
-                volume.state.unlock()
-                promoted.append(volume)
-            case .failure(let refusal):
-                volume.state.unlock()
-                for done in promoted {
-                    done.state.lock()
-                    _ = done.core.demote()
-                    done.persistLocked()
-                    done.state.unlock()
+        /// Promotes every volume or none: the promoted volumes, or the first refusal.
+        func attempt() -> Result<[VolumeRuntime], VolumeRefusal> {
+            var promoted: [VolumeRuntime] = []
+            for volume in volumes {
+                volume.state.lock()
+                let result = volume.core.promote(force: force, now: UInt64(Date().timeIntervalSince1970 * 1000))
+                switch result {
+                case .success(let directives):
+                    volume.apply(directives)
+                    volume.persistLocked()
+                    volume.state.unlock()
+                    promoted.append(volume)
+                case .failure(let refusal):
+                    volume.state.unlock()
+                    for done in promoted {
+                        done.state.lock()
+                        _ = done.core.demote()
+                        done.persistLocked()
+                        done.state.unlock()
+                    }
+                    return .failure(VolumeRefusal(volume: volume.number, refusal: refusal))
                 }
-                sendState()
-                throw DaemonError("\(name)/\(volume.number): \(refusal.message)",
-                                  fix: force ? nil : "promote only a node with UpToDate data; for the first promotion "
-                                      + "of fresh volumes: `meridian volume primary --force \(name)`")
             }
+            return .success(promoted)
+        }
+        var outcome = attempt()
+        if case .failure(let first) = outcome, first.refusal.needsPeerFenced {
+            // As DRBD: the peer must be outdated before this node may become Primary alone.
+            let code = runHandlerAndWait(.fencePeer, reason: "promotion while the peer is not reachable")
+            for volume in volumes { volume.fencePeerFinished(exitCode: code) }
+            outcome = attempt()
+        }
+        let promoted: [VolumeRuntime]
+        switch outcome {
+        case .success(let volumes):
+            promoted = volumes
+        case .failure(let failed):
+            sendState()
+            let fix = failed.refusal.needsPeerFenced
+                ? "the fence-peer handler did not report the peer outdated (see the log); when the peer is down or "
+                    + "cannot promote: `meridian volume outdate \(name)` on the peer, or `primary --force` here"
+                : force ? nil : "promote only a node with UpToDate data; for the first promotion "
+                    + "of fresh volumes: `meridian volume primary --force \(name)`"
+            throw DaemonError("\(name)/\(failed.volume): \(failed.refusal.message)", fix: fix)
         }
         for volume in promoted {
             let server = NBDServer(socketPath: volume.socketPath, export: volume, log: logger)
@@ -595,10 +616,35 @@ final class ResourceRuntime: @unchecked Sendable {
     /// fence-peer handler's exit code goes back to every volume (``VolumeRuntime/fencePeerFinished(exitCode:)``);
     /// the other handlers' codes are only logged.
     func runHandler(_ handler: ReplicaHandler, reason: String) {
-        guard let command = settings.handlers[handler.rawValue] else {
-            log("\(name): \(handler.rawValue): \(reason) (no handler configured)")
+        guard let process = startHandler(handler, reason: reason) else {
             if handler == .fencePeer { reportFencePeer(exitCode: nil) }
             return
+        }
+        startThread(name: "rpl-handler") { [self] in
+            let code = waitForHandler(handler, process)
+            if handler == .fencePeer { reportFencePeer(exitCode: code) }
+        }
+    }
+
+    /// Runs a handler and waits for it; its exit code, or nil when it is not configured, could
+    /// not run or was killed.
+    func runHandlerAndWait(_ handler: ReplicaHandler, reason: String) -> Int32? {
+        guard let process = startHandler(handler, reason: reason) else { return nil }
+        return waitForHandler(handler, process)
+    }
+
+    private func waitForHandler(_ handler: ReplicaHandler, _ process: Process) -> Int32? {
+        process.waitUntilExit()
+        let code: Int32? = process.terminationReason == .exit ? process.terminationStatus : nil
+        log("\(name): \(handler.rawValue) handler " + (code.map { "exited \($0)" }
+            ?? "was killed by signal \(process.terminationStatus)"))
+        return code
+    }
+
+    private func startHandler(_ handler: ReplicaHandler, reason: String) -> Process? {
+        guard let command = settings.handlers[handler.rawValue] else {
+            log("\(name): \(handler.rawValue): \(reason) (no handler configured)")
+            return nil
         }
         log("\(name): running \(handler.rawValue) handler `\(command)`: \(reason)")
         let process = Process()
@@ -614,16 +660,9 @@ final class ResourceRuntime: @unchecked Sendable {
         process.environment = environment
         do { try process.run() } catch {
             log("\(name): cannot run \(handler.rawValue) handler: \(error)")
-            if handler == .fencePeer { reportFencePeer(exitCode: nil) }
-            return
+            return nil
         }
-        startThread(name: "rpl-handler") { [self] in
-            process.waitUntilExit()
-            let code: Int32? = process.terminationReason == .exit ? process.terminationStatus : nil
-            log("\(name): \(handler.rawValue) handler " + (code.map { "exited \($0)" }
-                ?? "was killed by signal \(process.terminationStatus)"))
-            if handler == .fencePeer { reportFencePeer(exitCode: code) }
-        }
+        return process
     }
 
     /// The fence-peer handler's answer goes to the volumes (called off every lock; the handler
@@ -633,6 +672,23 @@ final class ResourceRuntime: @unchecked Sendable {
         let current = volumes
         lock.unlock()
         for volume in current { volume.fencePeerFinished(exitCode: exitCode) }
+    }
+
+    /// `outdate`: marks every volume's data Outdated (what a fence-peer handler asks of the peer).
+    func outdate() throws(DaemonError) {
+        guard isUp else { throw DaemonError("\(name) is down", fix: "run `meridian volume up \(name)`") }
+        for volume in volumes {
+            volume.state.lock()
+            switch volume.core.outdate() {
+            case .success(let directives):
+                volume.apply(directives)
+                volume.state.unlock()
+            case .failure(let refusal):
+                volume.state.unlock()
+                throw DaemonError("\(volume.name): \(refusal.message)",
+                                  fix: "outdate the node that is not Primary, while it is disconnected")
+            }
+        }
     }
 
     /// `resume-io`: I/O suspended for fencing resumes without the peer known to be outdated.
@@ -895,6 +951,12 @@ final class ResourceRuntime: @unchecked Sendable {
                                 suspended: volumeStates.contains { $0.suspended },
                                 configuredVolumes: settings.volumes.map(\.number))
     }
+}
+
+/// A volume's refused promotion.
+struct VolumeRefusal: Error {
+    var volume: Int
+    var refusal: ReplicaRefusal
 }
 
 /// What `status` reports of a resource.

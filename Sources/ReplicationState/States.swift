@@ -162,7 +162,13 @@ public enum ReplicaDirective: Sendable, Equatable {
 /// A refused state change: drbdadm-style message and what to do.
 public struct ReplicaRefusal: Error, Equatable, Sendable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The promotion needs the peer known to be outdated first: run the fence-peer handler,
+    /// feed its answer (``VolumeReplica/fencePeerResult(exitCode:)``) and try again.
+    public let needsPeerFenced: Bool
+    public init(_ message: String, needsPeerFenced: Bool = false) {
+        self.message = message
+        self.needsPeerFenced = needsPeerFenced
+    }
 }
 
 /// What must be on disk for a volume: generations and flags.

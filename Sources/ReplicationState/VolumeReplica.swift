@@ -77,6 +77,13 @@ public struct VolumeReplica: Sendable, Equatable {
         if replication == .syncTarget {
             return .failure(ReplicaRefusal("State change failed: (-2) Need access to UpToDate data (resync target)"))
         }
+        // With fencing, a node that cannot see its peer becomes Primary only once the peer is
+        // known to be outdated (DRBD's "Refusing to be Primary while peer is not outdated"):
+        // otherwise the peer may be a Primary whose acknowledged writes this node lacks.
+        if !force && fencing != .dontCare && connection != .connected && !peerOutdated && disk == .upToDate {
+            return .failure(ReplicaRefusal("State change failed: (-7) Refusing to be Primary while peer is not outdated",
+                                           needsPeerFenced: true))
+        }
         var directives: [ReplicaDirective] = [.persist, .sendState]
         if disk != .upToDate {
             guard force else {
@@ -290,6 +297,26 @@ public struct VolumeReplica: Sendable, Equatable {
         return .success([.persist])
     }
 
+    /// `outdate` (drbdadm outdate), what a fence-peer handler on the peer asks for: this node's
+    /// data is marked Outdated, durably, so it cannot be promoted without --force until a
+    /// connection brings it up to date. Refused on a Primary and while connected (DRBD: "Refusing
+    /// to be Outdated while Connected"); an Inconsistent or diskless node is unusable already.
+    public mutating func outdate() -> Result<[ReplicaDirective], ReplicaRefusal> {
+        guard role != .primary else {
+            return .failure(ReplicaRefusal("State change failed: (-7) a Primary cannot be outdated (the peer may not take over)"))
+        }
+        guard connection != .connected else {
+            return .failure(ReplicaRefusal("State change failed: (-16) Refusing to be Outdated while Connected"))
+        }
+        switch disk {
+        case .upToDate, .consistent:
+            disk = .outdated
+            return .success([.persist, .log("data marked Outdated")])
+        default:
+            return .success([])
+        }
+    }
+
     public mutating func verifyFinished(outOfSyncBlocks: Int) -> [ReplicaDirective] {
         [.log("online verify finished: \(outOfSyncBlocks) blocks out of sync")]
     }
@@ -301,10 +328,13 @@ public struct VolumeReplica: Sendable, Equatable {
     }
 
     /// The fence-peer handler's answer, with DRBD's exit codes: 3 the peer's disk is Inconsistent,
-    /// 4 it is Outdated, 5 the peer is unreachable (taken as outdated only when this disk is
-    /// UpToDate), 6 the peer is Primary, 7 the peer was fenced (STONITH). Any other code means
-    /// the handler failed. Only an outdated or fenced peer resumes suspended I/O; otherwise it
-    /// stays suspended until the peer reconnects or the administrator runs `resume-io`.
+    /// 4 it is Outdated, 5 the peer is unreachable, 6 the peer is Primary, 7 the peer was fenced
+    /// (STONITH). Any other code means the handler failed. 5 and 7 count only when this disk is
+    /// UpToDate, and no answer turns a Consistent disk UpToDate (stricter than DRBD: an outdated
+    /// or fenced peer may still hold newer data than a disk that is only Consistent, e.g. after
+    /// a restart; the simulation found that loss). Only an outdated or fenced peer resumes
+    /// suspended I/O; otherwise it stays suspended until the peer reconnects or the
+    /// administrator runs `resume-io`.
     public mutating func fencePeerResult(exitCode: Int32) -> [ReplicaDirective] {
         guard connection != .connected else {
             return [.log("fence-peer handler exited \(exitCode) after the peer had reconnected: ignored")]
@@ -314,13 +344,15 @@ public struct VolumeReplica: Sendable, Equatable {
             case 3: "the peer's disk is Inconsistent"
             case 4: "the peer's disk is Outdated"
             case 5 where disk == .upToDate: "the peer is unreachable and taken as outdated"
-            case 7: "the peer was fenced"
+            case 7 where disk == .upToDate: "the peer was fenced"
             default: nil
             }
         guard let outdated else {
             let why =
                 switch exitCode {
                 case 5: "the peer is unreachable, but this disk is \(disk.rawValue), not UpToDate"
+                case 7: "the peer was fenced, but this disk is \(disk.rawValue), not UpToDate: the peer may hold "
+                    + "newer data; promote with --force only when this node's data is known to be current"
                 case 6: "the peer is Primary: this node's data is not the current one"
                 default: "the handler failed (DRBD's codes: 3, 4, 5, 7 = peer outdated or fenced; 6 = peer is Primary)"
                 }
@@ -330,8 +362,11 @@ public struct VolumeReplica: Sendable, Equatable {
             return [.log("fence-peer handler exited \(exitCode): \(why); \(consequence)")]
         }
         peerOutdated = true
-        if disk == .consistent { disk = .upToDate }
         var directives: [ReplicaDirective] = [.persist, .log("fence-peer handler exited \(exitCode): \(outdated)")]
+        if disk != .upToDate {
+            directives.append(.log("this disk is \(disk.rawValue), not UpToDate: it stays so until it connects to "
+                + "its peer (promote with --force only when this node's data is known to be current)"))
+        }
         if exitCode == 7 && fencing != .resourceAndStonith {
             directives.append(.log("fence-peer handler exited 7 (peer fenced) although fencing is \(fencing.rawValue)"))
         }

@@ -16,7 +16,7 @@ struct VolumeCommand: ParsableCommand {
             """,
         subcommands: [
             CreateMetadata.self, Up.self, Down.self, Primary.self, Secondary.self, Connect.self, Disconnect.self,
-            Status.self, Verify.self, Invalidate.self, ResumeIO.self, RoleQuery.self, DiskStateQuery.self, ConnectionStateQuery.self,
+            Status.self, Verify.self, Invalidate.self, Outdate.self, ResumeIO.self, RoleQuery.self, DiskStateQuery.self, ConnectionStateQuery.self,
         ])
 }
 
@@ -148,6 +148,18 @@ struct Disconnect: SimpleVolumeCommand {
 struct Invalidate: SimpleVolumeCommand {
     static let configuration = CommandConfiguration(abstract: "Discard the local data: full sync from the peer.")
     static let command = ControlCommand.invalidate
+    @Argument(help: "Resource name.") var resource: String
+    @OptionGroup var options: VolumeOptions
+}
+
+struct Outdate: SimpleVolumeCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Mark this node's data Outdated (for fence-peer handlers; refused on a Primary or while connected).",
+        discussion: """
+            A fence-peer handler on the Primary runs this on the peer (e.g. over ssh) and exits 4 when \
+            it succeeds: the peer then cannot be promoted without --force until it has resynced.
+            """)
+    static let command = ControlCommand.outdate
     @Argument(help: "Resource name.") var resource: String
     @OptionGroup var options: VolumeOptions
 }

@@ -299,5 +299,22 @@ import Testing
         try pair.must("alpha", ["down"])
         try pair.must("beta", ["down"])
         #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
+
+        // 3. A Secondary that cannot see its peer becomes Primary only once the fence-peer
+        // handler reports the peer outdated (the peer might be a Primary with newer writes).
+        try pair.must("alpha", ["up"])
+        try pair.must("beta", ["up"])
+        try pair.waitConnected()
+        try pair.waitInSync()
+        try pair.must("beta", ["disconnect"])
+        try pair.waitUntil("alpha notices", timeout: 15) { pair.status("alpha")?.connection?.state != "Connected" }
+        try answer(1)
+        let refused = try pair.volume("beta", ["primary"])
+        #expect(refused.status == 1 && refused.output.contains("peer is not outdated"), "\(refused.output)")
+        #expect(calls() == 3, "the promotion ran the fence-peer handler")
+        try answer(4)
+        try pair.must("beta", ["primary"])
+        #expect(calls() == 4)
+        #expect(pair.status("beta")?.role == "Primary")
     }
 }

@@ -16,6 +16,16 @@ import ReplicationTracking
 /// 3. if both sides acknowledged writes as Primary since they were last in sync, the
 ///    handshake reports split brain (or refuses), never "no sync" or a plain resync;
 /// then, after the faults heal (liveness): 4. both disks end identical.
+///
+/// With `fencing resource-and-stonith` (a second set of runs), the fence-peer handler is
+/// modelled: it outdates a reachable peer (exit 4), reports an unreachable one (5) or a killed
+/// one (7), finds the peer Primary (6) or fails (1; I/O then stays suspended until a
+/// reconnect). Those runs promote only without --force after the first promotion, and check:
+/// 5. a node promoted holds every write the other node acknowledged (no promotion can lose
+///    an acknowledged write: fencing closes the window that invariant 1 leaves open);
+/// 6. the two sides never both acknowledge writes while parted (split brain may still be
+///    reported when a handler failed: the suspended side then has a new generation but no
+///    acknowledged changes, which `discard-zero-changes` resolves without loss).
 struct ReplicationSimulation {
     struct Node {
         var name: String
@@ -50,8 +60,13 @@ struct ReplicationSimulation {
     var splitBrainsDetected = 0
     var resyncs = 0
     var failovers = 0
+    let fencing: FencingPolicy
+    var fences = 0
+    var heldWrites = 0
+    var promotionsChecked = 0
 
-    init(seed: UInt64) {
+    init(seed: UInt64, fencing: FencingPolicy = .dontCare) {
+        self.fencing = fencing
         random = SplitMix64(seed: seed)
         let policyChoice = seed % 3
         policies = policyChoice == 0 ? SplitBrainPolicies()
@@ -63,13 +78,39 @@ struct ReplicationSimulation {
                  disk: [UInt64](repeating: 0, count: Self.blocks), bitmap: SyncBitmap(dataSize: Self.dataSize),
                  persistedBitmap: SyncBitmap(dataSize: Self.dataSize), log: ActivityLog(capacity: 2), persisted: .fresh)
         }
-        for i in 0..<2 { nodes[i].core = VolumeReplica(metadata: .fresh, fencing: .dontCare, policies: policies, seed: seed &+ UInt64(i)) }
+        for i in 0..<2 { nodes[i].core = VolumeReplica(metadata: .fresh, fencing: fencing, policies: policies, seed: seed &+ UInt64(i)) }
     }
 
     mutating func note(_ s: String) { trace.append(s) }
 
     mutating func persist(_ i: Int, _ directives: [ReplicaDirective]) {
         if directives.contains(.persist) { nodes[i].persisted = nodes[i].core.persisted }
+        if directives.contains(where: { if case .runHandler(.fencePeer, _) = $0 { true } else { false } }) {
+            fencePeer(from: i)
+        }
+    }
+
+    /// The fence-peer handler of node `i`, run to completion (its effect on the peer first).
+    mutating func fencePeer(from i: Int) {
+        fences += 1
+        let j = 1 - i
+        let code: Int32
+        if Int.random(in: 0..<10, using: &random) == 0 {
+            code = 1
+        } else if !nodes[j].up {
+            code = Int.random(in: 0..<2, using: &random) == 0 ? 5 : 7
+        } else {
+            switch nodes[j].core.outdate() {
+            case .success(let d):
+                if d.contains(.persist) { nodes[j].persisted = nodes[j].core.persisted }
+                code = 4
+            case .failure:
+                code = 6
+            }
+        }
+        note("fence-peer on \(nodes[i].name) exits \(code)")
+        let d = nodes[i].core.fencePeerResult(exitCode: code)
+        if d.contains(.persist) { nodes[i].persisted = nodes[i].core.persisted }
     }
 
     var primary: Int? { (0..<2).first { nodes[$0].up && nodes[$0].core.role == .primary } }
@@ -78,6 +119,10 @@ struct ReplicationSimulation {
 
     mutating func write(crashMidway: Int?) {
         guard let p = primary else { return }
+        if nodes[p].core.ioSuspended {  // held: the application waits, nothing is acknowledged
+            heldWrites += 1
+            return
+        }
         let s = 1 - p
         let block = Int.random(in: 0..<Self.blocks, using: &random)
         let offset = UInt64(block) * SyncBitmap.blockSize
@@ -134,8 +179,10 @@ struct ReplicationSimulation {
         note("cut the link")
         linkCut = true
         connected = false
+        // Both notice the loss before either handler runs (a real handler waits for that).
+        let lost = (0..<2).map { nodes[$0].core.connectionLost() }
         for i in 0..<2 {
-            persist(i, nodes[i].core.connectionLost())
+            persist(i, lost[i])
             nodes[i].persistedBitmap = nodes[i].bitmap
         }
     }
@@ -144,7 +191,7 @@ struct ReplicationSimulation {
         guard !nodes[i].up else { return }
         note("restart \(nodes[i].name)")
         var node = nodes[i]
-        node.core = VolumeReplica(metadata: node.persisted, fencing: .dontCare, policies: policies,
+        node.core = VolumeReplica(metadata: node.persisted, fencing: fencing, policies: policies,
                                   seed: random.next())
         node.bitmap = node.persistedBitmap
         node.log = ActivityLog(capacity: 2, hotExtents: node.persistedLog)
@@ -167,9 +214,21 @@ struct ReplicationSimulation {
         if connected && other.core.role == .primary { return }
         // Invariant 1 applies to a Secondary that was in sync with the Primary when it crashed.
         let inSyncSurvivor = !other.up && nodes[i].core.disk == .upToDate && survivorWasInSync[i]
-        if case .success(let d) = nodes[i].core.promote(force: force, now: version) {
+        var result = nodes[i].core.promote(force: force, now: version)
+        if case .failure(let refusal) = result, refusal.needsPeerFenced {
+            // As the daemon: run the fence-peer handler, then try once more.
+            fencePeer(from: i)
+            result = nodes[i].core.promote(force: force, now: version)
+        }
+        if case .success(let d) = result {
             persist(i, d)
             note("promote \(nodes[i].name)\(force ? " --force" : "")")
+            if fencing == .resourceAndStonith && !force {
+                promotionsChecked += 1
+                for (b, v) in other.ackedAll where nodes[i].disk[b] < v {
+                    violations.append("invariant 5: promoting \(nodes[i].name) loses block \(b) v\(v) acknowledged by \(other.name) (has v\(nodes[i].disk[b]))")
+                }
+            }
             if inSyncSurvivor {
                 failovers += 1
                 for (b, v) in expectedOnSurvivor[i] where nodes[i].disk[b] < v {
@@ -206,6 +265,9 @@ struct ReplicationSimulation {
         for i in 0..<2 { persist(i, directives[i]) }
         note("connect: \(decisions[0]) / \(decisions[1])")
         if case .splitBrain = decisions[0] { splitBrainsDetected += 1 }
+        if bothDiverged && fencing == .resourceAndStonith {
+            violations.append("invariant 6: with fencing, both sides acknowledged writes while parted")
+        }
         if bothDiverged {
             switch decisions[0] {
             case .splitBrain, .bothPrimary, .unrelatedData: break
@@ -242,7 +304,9 @@ struct ReplicationSimulation {
         // As the daemon (and DRBD): the merged bitmap is written before the resync starts.
         for i in 0..<2 { nodes[i].persistedBitmap = nodes[i].bitmap }
         if byPolicy {
-            // The policy chose to discard the target's changes: they are no longer expected.
+            // The policy chose to discard the target's changes: they are no longer expected,
+            // also not after a crash that interrupts this resync (a false "lost write" before).
+            for block in nodes[dst].ackedSinceSync.keys { nodes[dst].ackedAll[block] = nil }
             nodes[dst].ackedSinceSync = [:]
         } else {
             for (b, v) in nodes[dst].ackedSinceSync where nodes[src].disk[b] < v {
@@ -292,7 +356,7 @@ struct ReplicationSimulation {
             case 65..<72: linkCut = false; connect(interruptResync: Int.random(in: 0..<4, using: &random) == 0)
             case 72..<80: restart(Int.random(in: 0..<2, using: &random))
             case 80..<88: promote(Int.random(in: 0..<2, using: &random), force: false)
-            case 88..<91: if !connected { promote(Int.random(in: 0..<2, using: &random), force: true) }
+            case 88..<91: if !connected && fencing != .resourceAndStonith { promote(Int.random(in: 0..<2, using: &random), force: true) }
             case 91..<96: demote(Int.random(in: 0..<2, using: &random))
             default: if connected { cutLink() } else { linkCut = false }
             }

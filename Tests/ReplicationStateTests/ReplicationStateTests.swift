@@ -211,14 +211,35 @@ func mirror(_ d: SyncDecision) -> SyncDecision {
         }
     }
 
-    @Test func unreachablePeerCountsOnlyWithAnUpToDateDisk() {
+    @Test func unreachableOrFencedPeerCountsOnlyWithAnUpToDateDisk() {
         // A Consistent Secondary (resource-only, after a restart) is not UpToDate: code 5 is not enough.
         var b = VolumeReplica(metadata: VolumeReplicaTests.upToDate, fencing: .resourceOnly, policies: .init(), seed: 40)
         #expect(b.disk == .consistent)
         _ = b.fencePeerResult(exitCode: 5)
         #expect(!b.peerOutdated && b.disk == .consistent)
+        _ = b.fencePeerResult(exitCode: 7)
+        #expect(!b.peerOutdated && b.disk == .consistent, "a fenced peer may still hold newer data than a Consistent disk")
         _ = b.fencePeerResult(exitCode: 4)
-        #expect(b.peerOutdated && b.disk == .upToDate, "an outdated peer makes a Consistent disk UpToDate")
+        #expect(b.peerOutdated && b.disk == .consistent,
+                "an outdated peer does not make a Consistent disk UpToDate: the peer may have newer data")
+        #expect((try? b.promote(force: false, now: 1).get()) == nil)
+    }
+
+    /// `outdate` (what a fence-peer handler asks of the peer): refused while connected and on a
+    /// Primary; afterwards the node cannot be promoted without --force, also after a restart.
+    @Test func outdateBlocksPromotion() throws {
+        var (a, b) = try Self.connectedPrimary(.resourceAndStonith, seed: 44)
+        #expect((try? b.outdate().get()) == nil, "refused while connected")
+        _ = a.connectionLost()
+        _ = b.connectionLost()
+        #expect((try? a.outdate().get()) == nil, "refused on a Primary")
+        _ = try b.outdate().get()
+        #expect(b.disk == .outdated && b.persisted.outdated)
+        #expect((try? b.promote(force: false, now: 20).get()) == nil)
+        var restarted = VolumeReplica(metadata: b.persisted, fencing: .resourceAndStonith, policies: .init(), seed: 45)
+        #expect(restarted.disk == .outdated)
+        #expect((try? restarted.promote(force: false, now: 21).get()) == nil)
+        #expect(a.fencePeerResult(exitCode: 4).contains(.resumeIO))
     }
 
     @Test func administratorResumesIO() throws {
