@@ -362,12 +362,8 @@ struct Sections {
             }
             net.afterSB0Primary = v
         case "after-sb-1pri":
-            let v = try singleArgument(o, what: "a policy")
-            guard ["disconnect", "consensus", "discard-secondary"].contains(v) else {
-                throw ReplicaConfigError(o.location, "after-sb-1pri \(v) is not supported",
-                                         fix: "one of disconnect, consensus, discard-secondary")
-            }
-            net.afterSB1Primary = v
+            net.afterSB1Primary = try oneOf(o, ["disconnect", "consensus", "discard-secondary"], what: "a policy",
+                                            fix: "one of disconnect, consensus, discard-secondary")
         case "after-sb-2pri":
             let v = try singleArgument(o, what: "a policy")
             guard v == "disconnect" else {
@@ -376,7 +372,9 @@ struct Sections {
             }
             net.afterSB2Primary = v
         case "fencing": net.fencing = try fencing(o)
-        case "verify-alg": net.verifyAlgorithm = try singleArgument(o, what: "a hash name")
+        case "verify-alg":
+            net.verifyAlgorithm = try oneOf(o, ["sha1", "sha256", "sha512"], what: "a hash name",
+                                            fix: "use sha1, sha256 or sha512 (online verify hashes 256 KiB chunks with it)")
         case "ping-int": net.pingInterval = .seconds(try number(o, range: 1...120))
         case "ping-timeout": net.pingTimeout = .milliseconds(100 * (try number(o, range: 1...300)))
         case "connect-int": net.connectInterval = .seconds(try number(o, range: 1...120))
@@ -422,6 +420,15 @@ struct Sections {
             throw unknown(o, expected: ["c-plan-ahead", "c-delay-target", "c-fill-target", "c-max-rate", "c-min-rate",
                                         "resync-rate", "al-extents", "on-io-error", "fencing"])
         }
+    }
+
+    /// The single argument of `o`, which must be one of `allowed`.
+    func oneOf(_ o: ConfigStatement, _ allowed: [String], what: String, fix: String) throws(ReplicaConfigError) -> String {
+        let v = try singleArgument(o, what: what)
+        guard allowed.contains(v) else {
+            throw ReplicaConfigError(o.location, "\(o.keyword) \(v) is not supported", fix: fix)
+        }
+        return v
     }
 
     func fencing(_ o: ConfigStatement) throws(ReplicaConfigError) -> String {

@@ -196,6 +196,7 @@ extension ReplicaDaemon {
             hmac: net.cramHMACAlgorithm.flatMap { ReplicaAuth.Algorithm(rawValue: $0) }, secret: net.sharedSecret ?? "",
             connectInterval: net.connectInterval, pingInterval: net.pingInterval, timeout: net.timeout,
             fencing: FencingPolicy(rawValue: net.fencing) ?? .dontCare,
+            verifyAlgorithm: net.verifyAlgorithm.flatMap(VerifyAlgorithm.init(rawValue:)) ?? .sha256,
             policies: SplitBrainPolicies(zeroPrimaries: zero, onePrimary: one, twoPrimaries: .disconnect),
             controller: ResyncRateController.Settings(
                 planAhead: disk.planAhead, fillTarget: disk.fillTarget, delayTarget: disk.delayTarget,

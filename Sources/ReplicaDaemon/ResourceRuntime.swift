@@ -24,6 +24,7 @@ struct ResourceSettings: Sendable {
     var pingInterval: Duration
     var timeout: Duration
     var fencing: FencingPolicy
+    var verifyAlgorithm: VerifyAlgorithm
     var policies: SplitBrainPolicies
     var controller: ResyncRateController.Settings
     var handlers: [String: String]
@@ -784,6 +785,9 @@ final class ResourceRuntime: @unchecked Sendable {
             let hash = try link.socket.readBytes(Int(header.bodyLength) - ReplicaWire.dataPrefixSize)
             guard range.offset + UInt64(range.length) <= volume.dataSize, UInt64(range.length) <= verifyChunk else {
                 throw LinkError("verify request out of bounds")
+            }
+            guard VerifyAlgorithm(digestLength: hash.count) != nil else {
+                throw LinkError("verify request with a \(hash.count)-byte hash (sha1, sha256 or sha512 expected)")
             }
             let buffer = link.worker.buffer
             link.worker.submit { volume.answerVerifyRequest(range: range, peerHash: hash, link: link, buffer: buffer) }

@@ -63,10 +63,33 @@ struct VerifyRun {
     var outOfSyncFound: UInt64 = 0
     var inFlight = 0
     var finished = false
+    /// The hash the chunks are compared with (on the VerifyT: the one the requests carry).
+    var algorithm: VerifyAlgorithm?
     /// Progress by the position of the last chunk hashed (VerifyS) or compared (VerifyT).
     func snapshot(dataSize: UInt64) -> VerifySnapshot {
         let done = finished ? 100 : dataSize == 0 ? 0 : min(100, Double(cursor) / Double(dataSize) * 100)
         return VerifySnapshot(percentDone: done, outOfSyncFoundBytes: outOfSyncFound, running: !finished)
+    }
+}
+
+/// `verify-alg`: the hash online verify compares chunks with (default sha256). The VerifyT
+/// hashes with the algorithm of the request, known from the digest length, so two nodes with
+/// different settings still compare like with like.
+enum VerifyAlgorithm: String, Sendable {
+    case sha1, sha256, sha512
+
+    var digestLength: Int {
+        switch self {
+        case .sha1: 20
+        case .sha256: 32
+        case .sha512: 64
+        }
+    }
+
+    init?(digestLength: Int) {
+        guard let match = [VerifyAlgorithm.sha1, .sha256, .sha512].first(where: { $0.digestLength == digestLength })
+        else { return nil }
+        self = match
     }
 }
 
@@ -230,14 +253,21 @@ extension VolumeRuntime {
 
     // MARK: - Online verify
 
-    static func hash(_ bytes: UnsafeMutableRawBufferPointer) -> [UInt8] {
-        Array(SHA256.hash(data: UnsafeRawBufferPointer(bytes)))
+    static func hash(_ bytes: UnsafeMutableRawBufferPointer, _ algorithm: VerifyAlgorithm) -> [UInt8] {
+        let data = UnsafeRawBufferPointer(bytes)
+        switch algorithm {
+        case .sha1: return Array(Insecure.SHA1.hash(data: data))
+        case .sha256: return Array(SHA256.hash(data: data))
+        case .sha512: return Array(SHA512.hash(data: data))
+        }
     }
 
     /// VerifyS: hash every chunk and ask the peer to compare. The peer marks mismatches; so do
     /// we when the answers come back.
     func runVerifySource(link: PeerLink) {
         let buffer = NBDBuffer(capacity: Int(verifyChunk))
+        resource.log("\(name): online verify starts (verify-alg \(resource.settings.verifyAlgorithm.rawValue), "
+            + "\(verifyChunk >> 10) KiB chunks)")
         var offset: UInt64 = 0
         while offset < dataSize, link.isAlive {
             let length = min(verifyChunk, dataSize - offset)
@@ -246,7 +276,8 @@ extension VolumeRuntime {
                 resource.log("\(name): verify read at \(offset) failed")
                 break
             }
-            let body = ReplicaRange(offset: offset, length: UInt32(length)).encoded + Self.hash(buffer.bytes)
+            let body = ReplicaRange(offset: offset, length: UInt32(length)).encoded
+                + Self.hash(buffer.bytes, resource.settings.verifyAlgorithm)
             if (try? link.socket.send(ReplicaHeader(type: .verifyRequest, volume: UInt16(number)), body: body)) == nil {
                 link.fail("send failed")
                 return
@@ -273,14 +304,17 @@ extension VolumeRuntime {
     /// VerifyT: compare the peer's hash with ours and answer.
     func answerVerifyRequest(range: ReplicaRange, peerHash: [UInt8], link: PeerLink, buffer: NBDBuffer) {
         buffer.count = Int(range.length)
+        // The VerifyS's verify-alg decides; its digest length names it.
+        let algorithm = VerifyAlgorithm(digestLength: peerHash.count)
         let equal: Bool
-        if (try? device.read(into: buffer.bytes, at: range.offset)) != nil {
-            equal = Self.hash(buffer.bytes) == peerHash
+        if let algorithm, (try? device.read(into: buffer.bytes, at: range.offset)) != nil {
+            equal = Self.hash(buffer.bytes, algorithm) == peerHash
         } else {
             equal = false
         }
         state.lock()
         if verify == nil { verify = VerifyRun(asSource: false) }
+        verify?.algorithm = algorithm
         verify?.cursor = range.offset + UInt64(range.length)
         if !equal {
             bitmap.markOutOfSync(offset: range.offset, length: UInt64(range.length))
@@ -308,8 +342,10 @@ extension VolumeRuntime {
         state.lock()
         verify?.finished = true
         let found = verify?.outOfSyncFound ?? 0
+        let algorithm = verify?.algorithm?.rawValue ?? "no chunks"
         flushBitmapLocked()
         state.unlock()
-        resource.log("\(name): online verify (as VerifyT) done: \(found) bytes out of sync")
+        resource.log("\(name): online verify (as VerifyT, \(algorithm)) done: "
+            + "\(found) bytes out of sync")
     }
 }

@@ -44,6 +44,7 @@ import Testing
     static let errors: [(String, String, String)] = [
         ("resource r { volume 0 { disk /a; meta-disk internal; } on a { node-id 0; address 127.0.0.1:1; } }", "1:1", "two nodes"),
         ("resource r { net { protocol B; } }", "1:20", "protocol B"),
+        ("resource r { net { verify-alg md5; } }", "1:20", "verify-alg md5 is not supported"),
         ("resource r { net { protocl C; } }", "1:20", "did you mean 'protocol'"),
         ("resource r { volume 0 { disk /a; meta-disk /dev/md; } }", "1:34", "only internal"),
         ("resource r { net { cram-hmac-alg sha256; } volume 0 { disk /a; meta-disk internal; } on a { node-id 0; address 127.0.0.1:1; } on b { node-id 1; address 127.0.0.2:1; } }", "1:1", "shared-secret"),

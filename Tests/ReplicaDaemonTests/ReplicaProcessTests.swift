@@ -172,9 +172,10 @@ import Testing
     }
 
     /// Online verify finds a block changed behind the replication's back (on the Secondary's
-    /// backing file), marks it, and the next reconnect resyncs exactly that chunk. Protocol A.
+    /// backing file), marks it, and the next reconnect resyncs exactly that chunk. Protocol A,
+    /// verify-alg sha512.
     @Test func onlineVerifyFindsAndReconnectRepairsADivergedBlock() throws {
-        let pair = try ReplicaPair(net: 69, protocolName: "A")
+        let pair = try ReplicaPair(net: 69, protocolName: "A", extraNet: "verify-alg sha512;")
         try pair.startBoth()
         try pair.must("alpha", ["primary", "--force"])
         try pair.waitInSync()
@@ -182,6 +183,8 @@ import Testing
         try pair.must("alpha", ["verify", "--wait"])
         #expect(pair.status("alpha")?.volumes.first?.outOfSyncBytes == 0, "in sync after protocol A writes and a flush")
         #expect(pair.status("alpha")?.volumes.first?.verify?.percentDone == 100)
+        #expect(pair.log("alpha").contains("verify-alg sha512"))
+        try pair.waitUntil("beta's verify end logged", timeout: 10) { pair.log("beta").contains("VerifyT, sha512") }
         #expect(pair.status("alpha")?.volumes.first?.verify?.running == false)
 
         // Corrupt 4 KiB at 5 MiB on beta's backing file (the data area starts at offset 0).
