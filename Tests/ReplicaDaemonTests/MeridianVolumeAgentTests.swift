@@ -193,6 +193,7 @@ import Testing
             case "$2" in
               role) if [ -n "$STUB_RC" ]; then echo "$STUB_ERR" >&2; exit "$STUB_RC"; fi; echo "$STUB_ROLE" ;;
               dstate) printf '%b\\n' "$STUB_DSTATE" ;;
+              status) printf '[{"name": "r0", "suspended": %s}]\\n' "${STUB_SUSPENDED:-false}" ;;
             esac
 
             """)
@@ -230,6 +231,15 @@ import Testing
             #expect(result.status == code, "\(role) \(dstate): \(result.output)")
             #expect(recorded(scores) == (score == "none" ? [] : [score]), "\(role) \(dstate)")
         }
+        // Writes suspended for fencing: still Promoted (as ocf:linbit:drbd), with a warning that
+        // names the way out.
+        let suspended = try runAgent("monitor", parameters, env: ["STUB_ROLE": "Primary", "STUB_DSTATE": "UpToDate/DUnknown",
+                                                                  "STUB_SUSPENDED": "true", "OCF_RESKEY_CRM_meta_interval": "20000"])
+        #expect(suspended.status == 8 && suspended.output.contains("suspended for fencing")
+            && suspended.output.contains("meridian volume resume-io r0"), "\(suspended.output)")
+        let running = try runAgent("monitor", parameters, env: ["STUB_ROLE": "Primary", "STUB_DSTATE": "UpToDate/UpToDate",
+                                                                "OCF_RESKEY_CRM_meta_interval": "20000"])
+        #expect(!running.output.contains("suspended"), "\(running.output)")
         // A probe (no interval) of a stopped instance leaves the score alone.
         unlink(scores)
         let probe = try runAgent("monitor", parameters, env: ["STUB_ROLE": "Unknown", "STUB_DSTATE": "Diskless/DUnknown"])
