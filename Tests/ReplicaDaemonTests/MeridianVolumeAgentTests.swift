@@ -254,6 +254,40 @@ import Testing
         #expect(hungStop.status == 1, "a daemon that may still hold the volume: stop fails\n\(hungStop.output)")
     }
 
+    /// Agents/meridian-fence-peer against the NFS example's CIB with the real Pacemaker tools
+    /// (CIB_file): fencing from site-a-2 pins the Promoted role there (crm_simulate promotes
+    /// site-a-2 instead of site-a-1), again replaces the constraint, --unfence removes it.
+    @Test func fencePeerHelperPinsThePromotion() throws {
+        let dir = try temporaryDirectory("fence")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cib = dir + "/nfs.xml"
+        try FileManager.default.copyItem(atPath: Repository.root + "/Examples/services/nfs.xml", toPath: cib)
+        let helper = Repository.root + "/Agents/meridian-fence-peer"
+        var env = ProcessInfo.processInfo.environment
+        env["CIB_file"] = cib
+        env["DRBD_RESOURCE"] = "nfs"
+        env["MERIDIAN_NODE"] = "site-a-2"
+        func promoted() throws -> String {
+            let r = try runProgram("/usr/sbin/crm_simulate", ["-x", cib, "-g", "ticket-nfs", "-S"])
+            return r.output.split(separator: "\n").filter { $0.contains("Promote ") }.joined(separator: "\n")
+        }
+        #expect(try promoted().contains("Promoted site-a-1"), "without fencing the example promotes site-a-1")
+        for _ in 0..<2 {
+            let fence = try runProgram("/bin/sh", [helper], environment: env)
+            #expect(fence.status == 4, "\(fence.output)")
+        }
+        let constraints = try runProgram("/usr/sbin/cibadmin", ["--query", "--scope", "constraints"], environment: env)
+        #expect(constraints.output.components(separatedBy: "id=\"meridian-fence-nfs\"").count == 2, "one constraint")
+        let pinned = try promoted()
+        #expect(pinned.contains("Promoted site-a-2") && !pinned.contains("Promoted site-a-1"), "\(pinned)")
+        let unfence = try runProgram("/bin/sh", [helper, "--unfence"], environment: env)
+        #expect(unfence.status == 0, "\(unfence.output)")
+        #expect(try promoted().contains("Promoted site-a-1"))
+        env["DRBD_RESOURCE"] = "nosuch"
+        let unknown = try runProgram("/bin/sh", [helper], environment: env)
+        #expect(unknown.status == 1 && unknown.output.contains("no promotable clone"), "\(unknown.output)")
+    }
+
     /// ocf-tester (resource-agents) against alpha, beta up and connected.
     @Test func passesOCFTester() throws {
         let pair = try ReplicaPair(net: 66)
