@@ -15,6 +15,8 @@ final class ReplicaPair: @unchecked Sendable {
     let sizeMiB: Int
     let nodes = ["alpha", "beta"]
     private var processes: [String: Process] = [:]
+    /// Extra environment of the daemons (handlers inherit it).
+    var daemonEnvironment: [String: String] = [:]
     let replicad: String
     let meridian: String
 
@@ -68,6 +70,9 @@ final class ReplicaPair: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: replicad)
         process.arguments = ["--config", config(node), "--node", node, "--run-dir", runDirectory(node)]
+        if !daemonEnvironment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(daemonEnvironment) { $1 }
+        }
         _ = FileManager.default.createFile(atPath: logPath(node), contents: nil)
         let log = FileHandle(forWritingAtPath: logPath(node))!
         log.seekToEndOfFile()

@@ -320,4 +320,45 @@ import Testing
         #expect(calls() == 4)
         #expect(pair.status("beta")?.role == "Primary")
     }
+
+    /// The whole chain with Agents/meridian-fence-peer and the real Pacemaker tools on a CIB
+    /// file: the Primary loses its peer, its handler pins the Promoted role to it in the CIB and
+    /// exits 4, the held write completes; the peer comes back, resyncs, and its
+    /// after-resync-target handler removes the constraint.
+    @Test func fencePeerHelperEndToEnd() throws {
+        let pair = try ReplicaPair(net: 71, extraNet: "fencing resource-and-stonith;",
+                                   extraResource: """
+                                       handlers { fence-peer "\(Repository.root)/Agents/meridian-fence-peer";
+                                                  after-resync-target "\(Repository.root)/Agents/meridian-fence-peer --unfence"; }
+                                       """)
+        // The NFS example's CIB with the pair's node names and resource.
+        let cib = pair.directory + "/cib.xml"
+        let example = try String(contentsOfFile: Repository.root + "/Examples/services/nfs.xml", encoding: .utf8)
+        try example.replacingOccurrences(of: "site-a-1", with: "alpha").replacingOccurrences(of: "site-a-2", with: "beta")
+            .replacingOccurrences(of: "name=\"resource\" value=\"nfs\"", with: "name=\"resource\" value=\"r0\"")
+            .write(toFile: cib, atomically: true, encoding: .utf8)
+        pair.daemonEnvironment = ["CIB_file": cib]
+        func constraint() throws -> Bool {
+            try runProgram("/usr/sbin/cibadmin", ["--query", "--scope", "constraints"], environment: ["CIB_file": cib])
+                .output.contains("meridian-fence-r0")
+        }
+        try pair.startBoth()
+        try pair.must("alpha", ["primary", "--force"])
+        try pair.waitInSync()
+        #expect(try !constraint())
+
+        pair.kill9("beta")
+        try pair.waitUntil("alpha's handler answered", timeout: 15) { pair.log("alpha").contains("handler exited 4") }
+        #expect(try constraint(), "the handler placed the constraint")
+        try pair.waitUntil("I/O resumed", timeout: 10) { pair.status("alpha")?.suspended == false }
+        try shell("fio --name=after --ioengine=nbd --uri='\(pair.nbdURI("alpha"))' --rw=write --bs=64k --size=256k >/dev/null")
+        let simulated = try runProgram("/usr/sbin/crm_simulate", ["-x", cib, "-g", "ticket-nfs", "-S"])
+        #expect(!simulated.output.contains("Promoted beta"), "the cluster would not promote beta: \(simulated.output)")
+
+        try pair.start("beta")
+        try pair.must("beta", ["up"])
+        try pair.waitConnected()
+        try pair.waitInSync()
+        try pair.waitUntil("beta's after-resync-target removed the constraint", timeout: 15) { try !constraint() }
+    }
 }
