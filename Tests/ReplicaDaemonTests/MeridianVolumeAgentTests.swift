@@ -254,7 +254,7 @@ import Testing
         #expect(hungStop.status == 1, "a daemon that may still hold the volume: stop fails\n\(hungStop.output)")
     }
 
-    /// Agents/meridian-fence-peer against the NFS example's CIB with the real Pacemaker tools
+    /// Agents/handlers/meridian-fence-peer against the NFS example's CIB with the real Pacemaker tools
     /// (CIB_file): fencing from site-a-2 pins the Promoted role there (crm_simulate promotes
     /// site-a-2 instead of site-a-1), again replaces the constraint, --unfence removes it.
     @Test func fencePeerHelperPinsThePromotion() throws {
@@ -262,7 +262,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let cib = dir + "/nfs.xml"
         try FileManager.default.copyItem(atPath: Repository.root + "/Examples/services/nfs.xml", toPath: cib)
-        let helper = Repository.root + "/Agents/meridian-fence-peer"
+        let helper = Repository.root + "/Agents/handlers/meridian-fence-peer"
         var env = ProcessInfo.processInfo.environment
         env["CIB_file"] = cib
         env["DRBD_RESOURCE"] = "nfs"

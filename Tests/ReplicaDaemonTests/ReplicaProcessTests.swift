@@ -321,15 +321,15 @@ import Testing
         #expect(pair.status("beta")?.role == "Primary")
     }
 
-    /// The whole chain with Agents/meridian-fence-peer and the real Pacemaker tools on a CIB
+    /// The whole chain with Agents/handlers/meridian-fence-peer and the real Pacemaker tools on a CIB
     /// file: the Primary loses its peer, its handler pins the Promoted role to it in the CIB and
     /// exits 4, the held write completes; the peer comes back, resyncs, and its
     /// after-resync-target handler removes the constraint.
     @Test func fencePeerHelperEndToEnd() throws {
         let pair = try ReplicaPair(net: 71, extraNet: "fencing resource-and-stonith;",
                                    extraResource: """
-                                       handlers { fence-peer "\(Repository.root)/Agents/meridian-fence-peer";
-                                                  after-resync-target "\(Repository.root)/Agents/meridian-fence-peer --unfence"; }
+                                       handlers { fence-peer "\(Repository.root)/Agents/handlers/meridian-fence-peer";
+                                                  after-resync-target "\(Repository.root)/Agents/handlers/meridian-fence-peer --unfence"; }
                                        """)
         // The NFS example's CIB with the pair's node names and resource.
         let cib = pair.directory + "/cib.xml"
