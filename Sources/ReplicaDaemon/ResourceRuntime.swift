@@ -227,8 +227,7 @@ final class ResourceRuntime: @unchecked Sendable {
         var outcome = attempt()
         if case .failure(let first) = outcome, first.refusal.needsPeerFenced {
             // As DRBD: the peer must be outdated before this node may become Primary alone.
-            let code = runHandlerAndWait(.fencePeer, reason: "promotion while the peer is not reachable")
-            for volume in volumes { volume.fencePeerFinished(exitCode: code) }
+            reportFencePeer(exitCode: runHandlerAndWait(.fencePeer, reason: "promotion while the peer is not reachable"))
             outcome = attempt()
         }
         let promoted: [VolumeRuntime]
@@ -786,11 +785,14 @@ final class ResourceRuntime: @unchecked Sendable {
             guard range.offset + UInt64(range.length) <= volume.dataSize, UInt64(range.length) <= verifyChunk else {
                 throw LinkError("verify request out of bounds")
             }
-            guard VerifyAlgorithm(digestLength: hash.count) != nil else {
+            // The VerifyS's verify-alg decides; its digest length names it.
+            guard let algorithm = VerifyAlgorithm(digestLength: hash.count) else {
                 throw LinkError("verify request with a \(hash.count)-byte hash (sha1, sha256 or sha512 expected)")
             }
             let buffer = link.worker.buffer
-            link.worker.submit { volume.answerVerifyRequest(range: range, peerHash: hash, link: link, buffer: buffer) }
+            link.worker.submit {
+                volume.answerVerifyRequest(range: range, peerHash: hash, algorithm: algorithm, link: link, buffer: buffer)
+            }
         case .verifyResult:
             let range = try readRange(link)
             let rest = try link.socket.readBytes(Int(header.bodyLength) - ReplicaWire.dataPrefixSize)
@@ -952,7 +954,6 @@ final class ResourceRuntime: @unchecked Sendable {
             linkReceivedBytes: socket?.receivedBytes.load(ordering: .relaxed) ?? 0,name: name, role: role, connection: connection, peerName: settings.peerName,
                                 peerNodeID: settings.peerNodeID, peerRole: peerRole,
                                 protocolName: settings.protocolA ? "A" : "C", volumes: volumeStates,
-                                suspended: volumeStates.contains { $0.suspended },
                                 configuredVolumes: settings.volumes.map(\.number))
     }
 }
@@ -975,8 +976,8 @@ struct ResourceSnapshot: Sendable {
     var peerRole: Role
     var protocolName: String
     var volumes: [VolumeSnapshot]
-    var suspended: Bool
     var configuredVolumes: [Int]
+    var suspended: Bool { volumes.contains { $0.suspended } }
 }
 
 func json<T: Encodable>(_ value: T) throws(LinkError) -> [UInt8] {

@@ -75,7 +75,7 @@ struct VerifyRun {
 /// `verify-alg`: the hash online verify compares chunks with (default sha256). The VerifyT
 /// hashes with the algorithm of the request, known from the digest length, so two nodes with
 /// different settings still compare like with like.
-enum VerifyAlgorithm: String, Sendable {
+enum VerifyAlgorithm: String, Sendable, CaseIterable {
     case sha1, sha256, sha512
 
     var digestLength: Int {
@@ -87,8 +87,7 @@ enum VerifyAlgorithm: String, Sendable {
     }
 
     init?(digestLength: Int) {
-        guard let match = [VerifyAlgorithm.sha1, .sha256, .sha512].first(where: { $0.digestLength == digestLength })
-        else { return nil }
+        guard let match = Self.allCases.first(where: { $0.digestLength == digestLength }) else { return nil }
         self = match
     }
 }
@@ -302,12 +301,11 @@ extension VolumeRuntime {
     }
 
     /// VerifyT: compare the peer's hash with ours and answer.
-    func answerVerifyRequest(range: ReplicaRange, peerHash: [UInt8], link: PeerLink, buffer: NBDBuffer) {
+    func answerVerifyRequest(range: ReplicaRange, peerHash: [UInt8], algorithm: VerifyAlgorithm, link: PeerLink,
+                             buffer: NBDBuffer) {
         buffer.count = Int(range.length)
-        // The VerifyS's verify-alg decides; its digest length names it.
-        let algorithm = VerifyAlgorithm(digestLength: peerHash.count)
         let equal: Bool
-        if let algorithm, (try? device.read(into: buffer.bytes, at: range.offset)) != nil {
+        if (try? device.read(into: buffer.bytes, at: range.offset)) != nil {
             equal = Self.hash(buffer.bytes, algorithm) == peerHash
         } else {
             equal = false

@@ -219,8 +219,7 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
         var writeID: UInt64 = 0
 
         state.lock()
-        // I/O suspended for fencing: the write waits before it touches anything.
-        while core.ioSuspended && core.role == .primary { state.wait() }
+        waitWhileSuspendedLocked()
         guard core.role == .primary else {
             state.unlock()
             reply.fail(.permissionDenied("not Primary"))
@@ -361,7 +360,7 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
         var link: PeerLink?
         var sequence: UInt64 = 0
         state.lock()
-        while core.ioSuspended && core.role == .primary { state.wait() }
+        waitWhileSuspendedLocked()
         if let mirror = resource.mirrorLink(for: self) {
             link = mirror
             sequence = nextSequence
@@ -414,6 +413,11 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
         state.broadcast()
         state.unlock()
         for item in answers { item.answer() }
+    }
+
+    /// I/O suspended for fencing: an application request waits here, before it touches anything.
+    private func waitWhileSuspendedLocked() {
+        while core.ioSuspended && core.role == .primary { state.wait() }
     }
 
     /// I/O resumes after a suspension for fencing: the held requests complete as if the link

@@ -139,10 +139,7 @@ public struct VolumeReplica: Sendable, Equatable {
                 peerOutdated = false
                 if !directives.contains(.persist) { directives.append(.persist) }
             }
-            if ioSuspended {
-                ioSuspended = false
-                directives += [.resumeIO, .log("the peer is connected again: suspended I/O resumes")]
-            }
+            directives += endSuspension("the peer is connected again: suspended I/O resumes")
         }
         return directives
     }
@@ -370,19 +367,20 @@ public struct VolumeReplica: Sendable, Equatable {
         if exitCode == 7 && fencing != .resourceAndStonith {
             directives.append(.log("fence-peer handler exited 7 (peer fenced) although fencing is \(fencing.rawValue)"))
         }
-        if ioSuspended {
-            ioSuspended = false
-            directives += [.resumeIO, .log("suspended I/O resumes")]
-        }
-        return directives
+        return directives + endSuspension("suspended I/O resumes")
+    }
+
+    /// Ends a suspension for fencing, if there is one.
+    private mutating func endSuspension(_ message: String) -> [ReplicaDirective] {
+        guard ioSuspended else { return [] }
+        ioSuspended = false
+        return [.resumeIO, .log(message)]
     }
 
     /// `resume-io`: the administrator resumes I/O suspended for fencing (DRBD's `resume-io`),
     /// taking responsibility that the peer will not be promoted with older data.
     public mutating func resumeIO() -> [ReplicaDirective] {
-        guard ioSuspended else { return [] }
-        ioSuspended = false
-        return [.resumeIO, .log("suspended I/O resumed by the administrator; the peer is not known to be outdated")]
+        endSuspension("suspended I/O resumed by the administrator; the peer is not known to be outdated")
     }
 }
 

@@ -348,7 +348,6 @@ final class BenchPair {
             if condition() { return }
             usleep(UInt32(interval * 1_000_000))
         }
-        let logs = ["alpha", "beta"].map { (try? String(contentsOfFile: "\(directory)/\($0).log", encoding: .utf8)) ?? "" }
-        throw ValidationError("timed out waiting for \(what)\n--- alpha:\n\(logs[0])\n--- beta:\n\(logs[1])")
+        throw ValidationError("timed out waiting for \(what)\n--- alpha:\n\(log("alpha"))\n--- beta:\n\(log("beta"))")
     }
 }
