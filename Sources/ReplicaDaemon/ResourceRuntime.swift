@@ -599,6 +599,7 @@ final class ResourceRuntime: @unchecked Sendable {
         }
         volume.resync = ResyncRun(asSource: asSource, controller: ResyncRateController(settings: settings.controller),
                                   started: .now, totalBytes: volume.bitmap.outOfSyncBytes)
+        volume.counters.applicationBytesSinceStep = 0  // only I/O during the resync counts
         log("\(volume.name): resync starts as \(asSource ? "SyncSource" : "SyncTarget"): "
             + "\(volume.bitmap.outOfSyncBytes) bytes out of sync")
     }

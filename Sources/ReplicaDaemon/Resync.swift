@@ -104,8 +104,13 @@ extension VolumeRuntime {
     /// The SyncTarget's loop: every 100 ms ask the controller how much to request, then send
     /// requests for the next out-of-sync runs. Ends when no block is out of sync and nothing
     /// is in flight, or when the link or the run goes away.
+    ///
+    /// Arriving data wakes the loop early, so the end is noticed at once; the controller still
+    /// runs once per step only (a step per wake-up would request at least a block each time and
+    /// overrun the configured rate, and would shorten c-plan-ahead's horizon).
     func runResyncTarget(link: PeerLink) {
-        let step = Duration.milliseconds(100)
+        let step = ResyncRateController.stepLength
+        var nextStep = ContinuousClock.now
         while true {
             state.lock()
             guard var run = resync, !run.asSource, link.isAlive else {
@@ -125,6 +130,12 @@ extension VolumeRuntime {
                 return
             }
             let now = ContinuousClock.now
+            guard now >= nextStep else {
+                _ = state.wait(timeout: nextStep - now)
+                state.unlock()
+                continue
+            }
+            nextStep = now + step
             let elapsed = now - run.started
             let appIO = counters.applicationBytesSinceStep
             counters.applicationBytesSinceStep = 0
@@ -163,7 +174,7 @@ extension VolumeRuntime {
                 }
             }
             state.lock()
-            _ = state.wait(timeout: step)
+            _ = state.wait(timeout: max(.zero, nextStep - ContinuousClock.now))
             state.unlock()
         }
     }

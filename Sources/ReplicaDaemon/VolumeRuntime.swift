@@ -472,6 +472,9 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
         }
         state.lock()
         counters.received += UInt64(range.length)
+        // The Primary's application writes reach this disk too: a SyncTarget's controller steps
+        // aside for them (DRBD's c-min-rate looks at all non-resync I/O on the backing device).
+        counters.applicationBytesSinceStep += UInt64(range.length)
         if !failed, replicationIsResync {
             bitmap.markInSync(offset: range.offset, length: UInt64(range.length))
         } else if failed {

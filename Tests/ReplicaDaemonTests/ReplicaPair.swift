@@ -25,8 +25,9 @@ final class ReplicaPair: @unchecked Sendable {
     ///     the authentication test).
     ///   - extraNet: more `net` options.
     ///   - extraResource: more sections of the resource (e.g. `handlers { ... }`).
+    ///   - disk: the `disk` section's options (default: a fast dynamic resync).
     init(net: Int, sizeMiB: Int = 64, protocolName: String = "C", secrets: [String: String] = [:],
-         extraNet: String = "", extraResource: String = "") throws {
+         extraNet: String = "", extraResource: String = "", disk diskOptions: String = "c-max-rate 2G; c-fill-target 4M;") throws {
         self.net = net
         self.sizeMiB = sizeMiB
         replicad = try Products.path("meridian-replicad")
@@ -42,7 +43,7 @@ final class ReplicaPair: @unchecked Sendable {
             let text = """
                 resource r0 {
                   net { protocol \(protocolName); cram-hmac-alg sha256; shared-secret "\(secret)"; connect-int 1; ping-int 2; timeout 30; \(extraNet) }
-                  disk { c-max-rate 2G; c-fill-target 4M; }
+                  disk { \(diskOptions) }
                   \(extraResource)
                   on alpha { node-id 0; address 127.0.\(net).1:7\(String(format: "%03d", net)); volume 0 { disk \(disk("alpha")); meta-disk internal; } }
                   on beta { node-id 1; address 127.0.\(net).2:7\(String(format: "%03d", net)); volume 0 { disk \(disk("beta")); meta-disk internal; } }

@@ -76,6 +76,57 @@ import Testing
         #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
     }
 
+    /// DRBD's c-min-rate: while the Primary's application writes reach the SyncTarget, its
+    /// resync requests drop to c-min-rate; once they stop, the resync is back at its rate. The
+    /// SyncTarget is the Secondary here (the usual case), which sees those writes only as
+    /// mirrored writes from its peer.
+    @Test func resyncStepsAsideForApplicationWrites() throws {
+        let pair = try ReplicaPair(net: 72, disk: "c-plan-ahead 0; resync-rate 16M; c-min-rate 512K; c-max-rate 2G;")
+        try pair.startBoth()
+        try pair.must("alpha", ["primary", "--force"])
+        try pair.waitUntil("beta is SyncTarget", timeout: 10) {
+            pair.status("beta")?.volumes.first?.replication == "SyncTarget"
+        }
+        func received() throws -> (bytes: UInt64, at: Date) {
+            (try #require(pair.status("beta")?.volumes.first?.resyncReceivedBytes), Date())
+        }
+        func rate(over seconds: Double) throws -> Double {
+            let start = try received()
+            usleep(UInt32(seconds * 1_000_000))
+            let end = try received()
+            return Double(end.bytes - start.bytes) / end.at.timeIntervalSince(start.at)
+        }
+
+        let mib = 1_048_576.0
+        let before = try rate(over: 1.0)
+        #expect(before > 8 * mib && before < 20 * mib, "resync at \(before / mib) MiB/s; resync-rate is 16 MiB/s")
+
+        // 4 KiB writes at queue depth 1 within the first MiB, for 3 s.
+        let fio = Process()
+        fio.executableURL = URL(fileURLWithPath: "/usr/bin/fio")
+        fio.arguments = ["--name=app", "--ioengine=nbd", "--uri=\(pair.nbdURI("alpha"))", "--rw=randwrite", "--bs=4k",
+                         "--size=1M", "--time_based", "--runtime=3", "--iodepth=1"]
+        fio.standardOutput = FileHandle.nullDevice
+        fio.standardError = FileHandle.nullDevice
+        try fio.run()
+        usleep(700_000)  // fio connected and writing
+        let during = try rate(over: 1.5)
+        fio.waitUntilExit()
+        #expect(fio.terminationStatus == 0)
+        let after = try rate(over: 1.0)
+        print(String(format: "resync rate (resync-rate 16M, c-min-rate 512K): %.1f MiB/s before, %.2f during, %.1f after the application writes",
+                     before / mib, during / mib, after / mib))
+        #expect(during < 2 * mib, "resync at \(during / mib) MiB/s during application writes; c-min-rate is 0.5 MiB/s")
+        #expect(after > 8 * mib && after < 20 * mib, "resync at \(after / mib) MiB/s after the writes stopped; resync-rate is 16 MiB/s")
+
+        try pair.waitInSync()
+        let size = try #require(pair.status("alpha")?.volumes.first?.sizeBytes)
+        try pair.must("alpha", ["secondary"])
+        try pair.must("alpha", ["down"])
+        try pair.must("beta", ["down"])
+        #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
+    }
+
     /// A peer with the wrong shared-secret is refused and the refusal is logged.
     @Test func wrongSecretIsRefusedAndLogged() throws {
         let pair = try ReplicaPair(net: 63, secrets: ["alpha": "right-secret", "beta": "forged-secret"])
