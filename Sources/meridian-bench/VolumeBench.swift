@@ -19,7 +19,11 @@ struct VolumeBench: ParsableCommand {
             The resync runs at a fixed rate above the link's speed (c-plan-ahead 0, resync-rate 4G): \
             DRBD's dynamic controller would spend its first c-plan-ahead seconds ramping up. Targets (issue 4): 4 KiB QD1 latency <= 1.5 x local; 1 MiB sequential >= 0.9 x local; full \
             resync >= 0.9 x local sequential write; a reconnect after 10 MiB of writes sends the dirty \
-            blocks plus protocol overhead only. Missed targets do not change the exit status; errors do.
+            blocks plus protocol overhead only. Reference rows, measured in the same run, tell a slow \
+            machine from a slow replica: nbdkit's memory plugin (the NBD transport with no storage behind it) \
+            and a minimal C NBD server that mirrors each write to a C peer and waits for its ack (the least a \
+            mirroring server costs here); each is left out, with a note, when nbdkit or cc is missing. \
+            Missed targets do not change the exit status; errors do.
             """)
 
     @Option(help: "Directory for the backing files (default: a new one under the system temporary directory).")
@@ -68,7 +72,29 @@ struct VolumeBench: ParsableCommand {
             try fio(["--filename=\(local)", "--ioengine=psync", "--direct=1", "--rw=randwrite", "--bs=4k",
                      "--size=\(size)", "--time_based", "--runtime=\(runtime)"])
         }
+        // The least a mirroring NBD server can cost here: a C probe on the baseline's file, its peer
+        // in the peer's directory.
+        let probe = try mirrorProbeReference(directory: work, peerDirectory: peerWork, primaryFile: local,
+                                             sizeBytes: size, pinCpu: pinCpu) { uri in
+            median(try (0..<runs).map { _ in
+                try fio(["--ioengine=nbd", "--uri=\(uri)", "--iodepth=1", "--rw=randwrite", "--bs=4k",
+                         "--size=\(size)", "--time_based", "--runtime=\(runtime)"]).latency
+            })
+        }
         try? FileManager.default.removeItem(atPath: local)
+
+        // The NBD transport alone, through a reference server with no disk behind it: nbdkit's
+        // memory plugin. Whatever it costs, every NBD server pays before storing a byte.
+        let reference = try nbdkitReference(directory: work, sizeBytes: size, pinCpu: pinCpu) { uri in
+            let rand = try (0..<runs).map { _ in
+                try fio(["--ioengine=nbd", "--uri=\(uri)", "--iodepth=1", "--rw=randwrite", "--bs=4k",
+                         "--size=\(size)", "--time_based", "--runtime=\(runtime)"])
+            }
+            let seq = try (0..<runs).map { _ in
+                try fio(["--ioengine=nbd", "--uri=\(uri)", "--iodepth=8", "--rw=write", "--bs=1M", "--size=\(size)"])
+            }
+            return (median(rand.map(\.latency)), median(seq.map(\.bandwidth)))
+        }
 
         let pair = try BenchPair(directory: work, peerDirectory: peerWork, sizeBytes: size, products: productsDir,
                                  cpuMask: pinCpu.map { UInt64(1) << UInt64($0) })
@@ -130,10 +156,24 @@ struct VolumeBench: ParsableCommand {
         print("")
         print("4 KiB random write, QD1 (mean completion latency):")
         print(String(format: "  local file, O_DIRECT          %8.1f us", latL / 1000))
+        if let reference {
+            print(String(format: "  nbdkit memory, no disk        %8.1f us   (%.2f x local: the NBD transport alone, reference server)",
+                         reference.latency / 1000, reference.latency / latL))
+        }
+        if let probe {
+            print(String(format: "  C probe NBD, no peer          %8.1f us   (%.2f x local: minimal NBD server, one thread, O_DIRECT)",
+                         probe.alone / 1000, probe.alone / latL))
+            print(String(format: "  C probe NBD, mirrored         %8.1f us   (%.2f x local: the same, sending each write to a C peer over loopback TCP and waiting for its ack)",
+                         probe.mirrored / 1000, probe.mirrored / latL))
+        }
         print(String(format: "  replicad NBD, no peer         %8.1f us   (%.2f x local)", latA / 1000, latA / latL))
         print(String(format: "  replicad NBD, protocol C      %8.1f us   ratio %.2f x local (target <= 1.5)", latR / 1000, latR / latL))
         print("1 MiB sequential write:")
         print(String(format: "  local file, O_DIRECT, QD1     %8.1f MiB/s", seqL / 1_048_576))
+        if let reference {
+            print(String(format: "  nbdkit memory, no disk, QD8   %8.1f MiB/s   (%.2f x local: the NBD transport alone, reference server)",
+                         reference.bandwidth / 1_048_576, reference.bandwidth / seqL))
+        }
         print(String(format: "  replicad NBD, protocol C, QD8 %8.1f MiB/s   ratio %.2f x local (target >= 0.9)", seqR / 1_048_576, seqR / seqL))
         print("full resync of \(dataSize >> 20) MiB (initial sync after primary --force):")
         print(String(format: "  local file, O_DIRECT sequential read, QD1 %8.1f MiB/s   (what the SyncSource's disk reads)", readL / 1_048_576))
