@@ -68,6 +68,8 @@ final class ReplicaPair: @unchecked Sendable {
     func log(_ node: String) -> String { (try? String(contentsOfFile: logPath(node), encoding: .utf8)) ?? "" }
 
     func start(_ node: String) throws {
+        // A killed daemon's control socket is still there: wait for the new one, not the old.
+        try? FileManager.default.removeItem(atPath: "\(runDirectory(node))/\(node).ctl")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: replicad)
         process.arguments = ["--config", config(node), "--node", node, "--run-dir", runDirectory(node)]

@@ -127,6 +127,39 @@ import Testing
         #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
     }
 
+    /// After a crash of the Primary only the activity log's extents are resynced, not the whole
+    /// volume: writes into two 4 MiB extents, `kill -9`, restart, reconnect; the crashed
+    /// Primary is the SyncSource for exactly those two extents (the peer was not promoted).
+    @Test func primaryCrashResyncsOnlyTheActivityLogExtents() throws {
+        let pair = try ReplicaPair(net: 73)
+        try pair.startBoth()
+        try pair.must("alpha", ["primary", "--force"])
+        try pair.waitInSync()
+        for offset in ["8M", "41M"] {  // extents 2 and 10
+            try shell("fio --name=hot --ioengine=nbd --uri='\(pair.nbdURI("alpha"))' --rw=write --bs=64k "
+                + "--offset=\(offset) --size=1M >/dev/null")
+        }
+        let before = try #require(pair.status("beta")?.volumes.first?.resyncReceivedBytes)
+
+        pair.kill9("alpha")
+        try pair.waitUntil("beta notices alpha is gone", timeout: 15) {
+            pair.status("beta")?.connection?.state != "Connected"
+        }
+        try pair.start("alpha")
+        try pair.must("alpha", ["up"])
+        try pair.waitConnected()
+        try pair.waitInSync()
+        #expect(pair.log("alpha").contains("handshake with beta: SyncSource, disk UpToDate/Inconsistent, \(8 << 20) bytes out of sync"),
+                "the crashed Primary is the source of its two hot extents:\n\(pair.log("alpha"))")
+        let after = try #require(pair.status("beta")?.volumes.first?.resyncReceivedBytes)
+        #expect(after - before == 8 << 20, "resynced \(after - before) bytes; the two hot extents are 8 MiB")
+
+        let size = try #require(pair.status("alpha")?.volumes.first?.sizeBytes)
+        try pair.must("alpha", ["down"])
+        try pair.must("beta", ["down"])
+        #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
+    }
+
     /// A peer with the wrong shared-secret is refused and the refusal is logged.
     @Test func wrongSecretIsRefusedAndLogged() throws {
         let pair = try ReplicaPair(net: 63, secrets: ["alpha": "right-secret", "beta": "forged-secret"])
