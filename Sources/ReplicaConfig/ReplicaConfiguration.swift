@@ -77,7 +77,7 @@ public struct DiskOptions: Sendable, Equatable {
     /// `resync-rate`, bytes/s (file: KiB/s, default 250).
     public var resyncRate: UInt64 = 250 * 1024
     public var activityLogExtents = 1237
-    public var onIOError = "detach"
+    public var onIOError = "pass_on"
 }
 
 /// A node of a resource.
@@ -286,8 +286,22 @@ struct Sections {
     var handlers: [String: String] = [:]
     var cpuMask: UInt64?
 
-    static let handlerNames = ["fence-peer", "unfence-peer", "split-brain", "after-resync-target", "before-resync-target",
-                               "pri-lost-after-sb", "local-io-error", "initial-split-brain", "out-of-sync"]
+    /// The handlers meridian-replicad runs (DRBD's meaning; see Docs/decisions/replicad.md).
+    static let handlerNames = ["fence-peer", "unfence-peer", "split-brain", "initial-split-brain", "after-resync-target",
+                               "out-of-sync"]
+    /// DRBD handlers Meridian never runs: refused, so nobody relies on one silently.
+    static let refusedHandlers: [String: (reason: String, fix: String)] = [
+        "before-resync-target": ("before-resync-target is not supported: a SyncTarget does not wait for a handler before its disk becomes Inconsistent",
+                                 "remove it; take a snapshot of the backing device before `meridian volume connect` instead"),
+        "pri-lost-after-sb": ("pri-lost-after-sb is not supported: it belongs to the call-pri-lost-after-sb policies, which Meridian does not offer",
+                              "remove it; a split brain that no after-sb policy resolves runs the split-brain handler"),
+        "local-io-error": ("local-io-error is not supported: it belongs to on-io-error call-local-io-error, which Meridian does not offer",
+                           "remove it; I/O errors are reported to the NBD client and logged (on-io-error pass_on)"),
+        "pri-lost": ("pri-lost is not supported: Meridian never demotes a Primary on its own",
+                     "remove it"),
+        "pri-on-incon-degr": ("pri-on-incon-degr is not supported: Meridian never runs a Primary without UpToDate data",
+                              "remove it"),
+    ]
     /// Accepted for compatibility; they change nothing in Meridian (documented).
     static let ignoredNet = ["max-buffers", "max-epoch-size", "sndbuf-size", "rcvbuf-size", "ko-count", "csums-alg",
                              "data-integrity-alg", "tcp-cork", "rr-conflict", "use-rle", "congestion-fill",
@@ -302,6 +316,9 @@ struct Sections {
             case "disk": for o in body { try s.readDisk(o) }
             case "handlers":
                 for o in body {
+                    if let refused = refusedHandlers[o.keyword] {
+                        throw ReplicaConfigError(o.location, refused.reason, fix: refused.fix)
+                    }
                     guard handlerNames.contains(o.keyword) else { throw unknown(o, expected: handlerNames) }
                     s.handlers[o.keyword] = try singleArgument(o, what: "a command")
                 }
@@ -402,11 +419,17 @@ struct Sections {
         case "resync-rate": disk.resyncRate = try size(o, unit: 1024)
         case "al-extents": disk.activityLogExtents = try number(o, range: 7...65534)
         case "on-io-error":
-            let v = try singleArgument(o, what: "detach")
-            guard ["detach", "pass_on", "call-local-io-error"].contains(v) else {
-                throw ReplicaConfigError(o.location, "on-io-error \(v) is not a policy", fix: "on-io-error detach;")
+            let v = try singleArgument(o, what: "pass_on")
+            switch v {
+            case "pass_on":
+                disk.onIOError = v
+            case "detach", "call-local-io-error":
+                throw ReplicaConfigError(o.location, "on-io-error \(v) is not supported: Meridian does not detach a failing disk; "
+                    + "a failed local read or write is reported to the NBD client (EIO), logged, and its blocks are marked out of sync",
+                                         fix: "on-io-error pass_on; (what Meridian does), or remove the line")
+            default:
+                throw ReplicaConfigError(o.location, "on-io-error \(v) is not a policy", fix: "on-io-error pass_on;")
             }
-            disk.onIOError = v
         case "fencing": net.fencing = try fencing(o)
         case "disk-barrier", "disk-flushes", "md-flushes", "disk-drain":
             guard o.arguments == ["yes"] || o.keyword == "disk-barrier" || o.keyword == "disk-drain" else {

@@ -352,6 +352,7 @@ extension VolumeRuntime {
         verify?.finished = true
         let found = verify?.outOfSyncFound ?? 0
         let algorithm = verify?.algorithm?.rawValue ?? "no chunks"
+        apply(core.verifyFinished(outOfSyncBlocks: Int(found / SyncBitmap.blockSize)))
         flushBitmapLocked()
         state.unlock()
         resource.log("\(name): online verify (as VerifyT, \(algorithm)) done: "

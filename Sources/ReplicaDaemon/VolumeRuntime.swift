@@ -328,7 +328,10 @@ final class VolumeRuntime: NBDExport, @unchecked Sendable {
         if let sequence { pending[sequence] = nil }
         if !item.isFlush {
             activityLog.endWrite(offset: item.offset, length: item.length)
-            if item.peerFailed { bitmap.markOutOfSync(offset: item.offset, length: item.length) }
+            // Either side failed: the two disks may differ there (DRBD marks these too).
+            if item.peerFailed || item.localError != nil {
+                bitmap.markOutOfSync(offset: item.offset, length: item.length)
+            }
         }
         state.broadcast()
         return true

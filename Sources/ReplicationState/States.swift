@@ -141,9 +141,14 @@ public enum SyncDecision: Sendable, Equatable {
 }
 
 /// Handlers the core asks the shell to run.
+/// DRBD's meaning: `initial-split-brain` on every split brain detected, `split-brain` only
+/// when no policy resolved it (someone must recover by hand), `unfence-peer` when a peer this
+/// node may have fenced is UpToDate again, `out-of-sync` when online verify found differences.
 public enum ReplicaHandler: String, Sendable, Equatable {
     case fencePeer = "fence-peer", unfencePeer = "unfence-peer", splitBrain = "split-brain"
+    case initialSplitBrain = "initial-split-brain"
     case afterResyncTarget = "after-resync-target"
+    case outOfSync = "out-of-sync"
 }
 
 /// What the shell must do after an event.

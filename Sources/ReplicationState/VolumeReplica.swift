@@ -138,6 +138,11 @@ public struct VolumeReplica: Sendable, Equatable {
             if peerOutdated {
                 peerOutdated = false
                 if !directives.contains(.persist) { directives.append(.persist) }
+                // Fenced earlier and UpToDate again without a resync: the fence can go. (After a
+                // resync the SyncSource unfences when it finishes.)
+                if replication == .established && peerDisk == .upToDate && fencing != .dontCare {
+                    directives.append(.runHandler(.unfencePeer, reason: "the peer is connected and UpToDate again"))
+                }
             }
             directives += endSuspension("the peer is connected again: suspended I/O resumes")
         }
@@ -169,13 +174,14 @@ public struct VolumeReplica: Sendable, Equatable {
             let what = "Split brain detected: both \(local.nodeName) and \(peer.nodeName) changed the data since "
                 + "they parted (generations \(hex(generations.current)) and \(hex(peer.generations.current)))"
             guard let resolution else {
-                return refuseConnection(what + "; no after-sb policy resolves it: StandAlone. Recover by hand: "
-                    + "demote and `meridian volume invalidate` the node whose changes are to be discarded, then connect",
-                    handler: .splitBrain)
+                return [.runHandler(.initialSplitBrain, reason: what)]
+                    + refuseConnection(what + "; no after-sb policy resolves it: StandAlone. Recover by hand: "
+                        + "demote and `meridian volume invalidate` the node whose changes are to be discarded, then connect",
+                        handler: .splitBrain)
             }
             let discardLocal = resolution == .discardLocal
             return [.log(what + "; resolved by policy: " + (discardLocal ? "\(local.nodeName)'s" : "\(peer.nodeName)'s")
-                + " changes are discarded"), .runHandler(.splitBrain, reason: what)]
+                + " changes are discarded"), .runHandler(.initialSplitBrain, reason: what)]
                 + startSync(asSource: !discardLocal, full: false, peer: peer)
         case .unrelatedData:
             return refuseConnection("Unrelated data: the generations of \(local.nodeName) and \(peer.nodeName) share "
@@ -240,6 +246,9 @@ public struct VolumeReplica: Sendable, Equatable {
                 generations.bitmap = 0
             }
             peerDisk = .upToDate
+            if fencing != .dontCare {
+                directives.append(.runHandler(.unfencePeer, reason: "the peer's disk is UpToDate again after the resync"))
+            }
         default:
             return []
         }
@@ -314,8 +323,10 @@ public struct VolumeReplica: Sendable, Equatable {
         }
     }
 
+    /// Online verify ended (on both sides): the `out-of-sync` handler runs when it found any.
     public mutating func verifyFinished(outOfSyncBlocks: Int) -> [ReplicaDirective] {
-        [.log("online verify finished: \(outOfSyncBlocks) blocks out of sync")]
+        let what = "online verify finished: \(outOfSyncBlocks) blocks out of sync"
+        return [.log(what)] + (outOfSyncBlocks > 0 ? [.runHandler(.outOfSync, reason: what)] : [])
     }
 
     /// Attach after a crash while Primary: the shell has marked the activity log's extents.

@@ -56,6 +56,9 @@ import Testing
         ("resource r { disk /dev/sdb; }", "1:14", "belongs in a `volume N { }` section"),
         ("resource r { net { fencing resource-and-stonith; } volume 0 { disk /a; meta-disk internal; } on a { node-id 0; address 127.0.0.1:1; } on b { node-id 1; address 127.0.0.2:1; } }", "1:1", "no fence-peer handler"),
         ("resource r { volume 0 { meta-disk internal; } on a { node-id 0; address 127.0.0.1:1; } on b { node-id 1; address 127.0.0.2:1; } }", "1:47", "no disk on a"),
+        ("resource r { handlers { before-resync-target \"/usr/lib/drbd/snapshot-resync-target-lvm.sh\"; } }", "1:25", "before-resync-target is not supported"),
+        ("resource r { handlers { local-io-error \"/bin/true\"; } }", "1:25", "on-io-error pass_on"),
+        ("resource r { disk { on-io-error detach; } }", "1:21", "does not detach"),
     ]
 
     @Test(arguments: 0..<errors.count)

@@ -10,6 +10,21 @@ import Testing
 /// Real meridian-replicad processes on 127.x addresses with files as backing devices, driven by
 /// the `meridian volume` CLI and the libnbd tools. Serialized: each test starts two daemons.
 @Suite(.serialized) struct ReplicaProcessTests {
+    /// A `handlers { }` section whose handlers append the node's name to a file named after the
+    /// handler in `$MARK_DIR` (set in the daemons' environment by ``markHandlers(_:)``).
+    static func markingHandlers(_ names: [String]) -> String {
+        "handlers { " + names.map { "\($0) \"echo $MERIDIAN_NODE >> $MARK_DIR/\($0)\";" }.joined(separator: " ") + " }"
+    }
+
+    /// Where the marking handlers write; returns a reader: the nodes that ran a handler.
+    static func markHandlers(_ pair: ReplicaPair) -> (String) -> [String] {
+        pair.daemonEnvironment["MARK_DIR"] = pair.directory
+        return { name in
+            ((try? String(contentsOfFile: pair.directory + "/" + name, encoding: .utf8)) ?? "")
+                .split(separator: "\n").map(String.init).sorted()
+        }
+    }
+
     /// Fresh volumes: no promotion without --force; the forced promotion starts the initial full
     /// sync; data written through NBD survives `kill -9` of the Primary and a promotion of the
     /// peer, byte for byte.
@@ -160,6 +175,48 @@ import Testing
         #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
     }
 
+    /// Split brain in the making: in sync, cut apart, both Primary (alpha since before the cut,
+    /// beta promoted alone), 1 MiB at 4 MiB written through NBD by each of `writers`, both
+    /// demoted. alpha is StandAlone; the next `connect` meets the split brain.
+    static func bothPrimaryWhileApart(_ pair: ReplicaPair, writers: [String]) throws {
+        try pair.startBoth()
+        try pair.must("alpha", ["primary", "--force"])
+        try pair.waitInSync()
+        try pair.must("alpha", ["disconnect"])
+        try pair.waitUntil("beta no longer connected", timeout: 10) {
+            pair.status("beta")?.connection?.state != "Connected"
+        }
+        try pair.must("beta", ["primary"])
+        for node in writers {
+            try shell("fio --name=sb --ioengine=nbd --uri='\(pair.nbdURI(node))' --rw=write --bs=64k --offset=4M --size=1M >/dev/null")
+        }
+        for node in pair.nodes { try pair.must(node, ["secondary"]) }
+    }
+
+    /// `after-sb-0pri discard-zero-changes`: both nodes were Primary while cut apart, only alpha
+    /// wrote; on reconnect the split brain is detected and resolved without the administrator:
+    /// beta discards its (empty) changes and receives exactly alpha's writes.
+    @Test func splitBrainWithoutChangesOnOneSideIsResolvedByPolicy() throws {
+        let pair = try ReplicaPair(net: 74, extraNet: "after-sb-0pri discard-zero-changes;",
+                                   extraResource: Self.markingHandlers(["initial-split-brain", "split-brain"]))
+        let ran = Self.markHandlers(pair)
+        try Self.bothPrimaryWhileApart(pair, writers: ["alpha"])
+        let before = try #require(pair.status("beta")?.volumes.first?.resyncReceivedBytes)
+
+        try pair.must("alpha", ["connect"])
+        try pair.waitInSync(timeout: 30)
+        #expect((pair.log("alpha") + pair.log("beta")).lowercased().contains("split brain"))
+        let after = try #require(pair.status("beta")?.volumes.first?.resyncReceivedBytes)
+        #expect(after - before == 1 << 20, "beta received \(after - before) bytes; alpha changed 1 MiB")
+        try pair.waitUntil("initial-split-brain ran on both nodes", timeout: 10) { ran("initial-split-brain") == ["alpha", "beta"] }
+        #expect(ran("split-brain").isEmpty, "split-brain is for a split brain nobody resolved")
+
+        let size = try #require(pair.status("alpha")?.volumes.first?.sizeBytes)
+        try pair.must("alpha", ["down"])
+        try pair.must("beta", ["down"])
+        #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
+    }
+
     /// A peer with the wrong shared-secret is refused and the refusal is logged.
     @Test func wrongSecretIsRefusedAndLogged() throws {
         let pair = try ReplicaPair(net: 63, secrets: ["alpha": "right-secret", "beta": "forged-secret"])
@@ -180,27 +237,20 @@ import Testing
     /// Both nodes write as Primary while disconnected: the reconnect detects split brain and,
     /// with the default policy, both stay StandAlone with their data untouched.
     @Test func splitBrainIsDetected() throws {
-        let pair = try ReplicaPair(net: 64)
-        try pair.startBoth()
-        try pair.must("alpha", ["primary", "--force"])
-        try pair.waitInSync()
-        try pair.must("alpha", ["disconnect"])
-        try pair.waitUntil("beta no longer connected", timeout: 10) {
-            pair.status("beta")?.connection?.state != "Connected"
-        }
-        try pair.must("beta", ["primary"])
-        for node in pair.nodes {
-            try shell("fio --name=sb --ioengine=nbd --uri='\(pair.nbdURI(node))' --rw=write --bs=64k --size=1M >/dev/null")
-            try pair.must(node, ["secondary"])
-        }
-        let alphaData = try checksum(pair.disk("alpha"), length: 1 << 20)
+        let pair = try ReplicaPair(net: 64, extraResource: Self.markingHandlers(["initial-split-brain", "split-brain"]))
+        let ran = Self.markHandlers(pair)
+        try Self.bothPrimaryWhileApart(pair, writers: pair.nodes)
+        let alphaData = try checksum(pair.disk("alpha"), length: 5 << 20)
         try pair.must("alpha", ["connect"])
         try pair.waitUntil("split brain reported", timeout: 15) {
             (pair.log("alpha") + pair.log("beta")).lowercased().contains("split brain")
         }
         usleep(1_500_000)
         #expect(pair.status("alpha")?.connection?.state != "Connected")
-        #expect(try checksum(pair.disk("alpha"), length: 1 << 20) == alphaData, "no resync overwrote alpha")
+        #expect(try checksum(pair.disk("alpha"), length: 5 << 20) == alphaData, "no resync overwrote alpha")
+        try pair.waitUntil("split-brain and initial-split-brain ran", timeout: 10) {
+            ran("split-brain").contains("alpha") && ran("initial-split-brain").contains("alpha")
+        }
     }
 
     /// ext4 on the replicated volume through nbdfuse and a loop device (direct I/O); the
@@ -259,7 +309,9 @@ import Testing
     /// backing file), marks it, and the next reconnect resyncs exactly that chunk. Protocol A,
     /// verify-alg sha512.
     @Test func onlineVerifyFindsAndReconnectRepairsADivergedBlock() throws {
-        let pair = try ReplicaPair(net: 69, protocolName: "A", extraNet: "verify-alg sha512;")
+        let pair = try ReplicaPair(net: 69, protocolName: "A", extraNet: "verify-alg sha512;",
+                                   extraResource: Self.markingHandlers(["out-of-sync"]))
+        let ran = Self.markHandlers(pair)
         try pair.startBoth()
         try pair.must("alpha", ["primary", "--force"])
         try pair.waitInSync()
@@ -270,12 +322,14 @@ import Testing
         #expect(pair.log("alpha").contains("verify-alg sha512"))
         try pair.waitUntil("beta's verify end logged", timeout: 10) { pair.log("beta").contains("VerifyT, sha512") }
         #expect(pair.status("alpha")?.volumes.first?.verify?.running == false)
+        #expect(ran("out-of-sync").isEmpty, "nothing differed")
 
         // Corrupt 4 KiB at 5 MiB on beta's backing file (the data area starts at offset 0).
         try shell("head -c 4096 /dev/urandom | dd of=\(pair.disk("beta")) bs=4096 seek=1280 conv=notrunc status=none")
         try pair.must("alpha", ["verify", "--wait"])
         let found = try #require(pair.status("alpha")?.volumes.first?.outOfSyncBytes)
         #expect(found == 256 << 10, "verify marks the 256 KiB chunk that differs (found \(found))")
+        try pair.waitUntil("out-of-sync ran on both nodes", timeout: 10) { ran("out-of-sync") == ["alpha", "beta"] }
         let before = try #require(pair.status("beta")?.volumes.first?.resyncReceivedBytes)
         try pair.must("alpha", ["disconnect"])
         try pair.waitUntil("alpha StandAlone", timeout: 10) { pair.status("alpha")?.connection?.state == "StandAlone" }
@@ -407,13 +461,15 @@ import Testing
 
     /// The whole chain with Agents/handlers/meridian-fence-peer and the real Pacemaker tools on a CIB
     /// file: the Primary loses its peer, its handler pins the Promoted role to it in the CIB and
-    /// exits 4, the held write completes; the peer comes back, resyncs, and its
-    /// after-resync-target handler removes the constraint.
-    @Test func fencePeerHelperEndToEnd() throws {
-        let pair = try ReplicaPair(net: 71, extraNet: "fencing resource-and-stonith;",
+    /// exits 4, the held write completes; the peer comes back, resyncs, and the constraint goes
+    /// either DRBD 8.4's way (after-resync-target, on the SyncTarget) or DRBD 9's (unfence-peer,
+    /// on the node that fenced, when its resync as SyncSource ends).
+    @Test(arguments: ["after-resync-target", "unfence-peer"])
+    func fencePeerHelperEndToEnd(unfenceWith: String) throws {
+        let pair = try ReplicaPair(net: unfenceWith == "unfence-peer" ? 75 : 71, extraNet: "fencing resource-and-stonith;",
                                    extraResource: """
                                        handlers { fence-peer "\(Repository.root)/Agents/handlers/meridian-fence-peer";
-                                                  after-resync-target "\(Repository.root)/Agents/handlers/meridian-fence-peer --unfence"; }
+                                                  \(unfenceWith) "\(Repository.root)/Agents/handlers/meridian-fence-peer --unfence"; }
                                        """)
         // The NFS example's CIB with the pair's node names and resource.
         let cib = pair.directory + "/cib.xml"
@@ -443,6 +499,8 @@ import Testing
         try pair.must("beta", ["up"])
         try pair.waitConnected()
         try pair.waitInSync()
-        try pair.waitUntil("beta's after-resync-target removed the constraint", timeout: 15) { try !constraint() }
+        try pair.waitUntil("the \(unfenceWith) handler removed the constraint", timeout: 15) { try !constraint() }
+        let unfencedBy = unfenceWith == "unfence-peer" ? "alpha" : "beta"
+        #expect(pair.log(unfencedBy).contains("running \(unfenceWith) handler"), "\(pair.log(unfencedBy))")
     }
 }

@@ -282,3 +282,54 @@ func mirror(_ d: SyncDecision) -> SyncDecision {
         #expect(Self.logs(late).contains("ignored"))
     }
 }
+
+/// Which DRBD handlers the core asks for, and when (drbd.conf(5)'s meaning).
+@Suite struct HandlerTests {
+    static func handlers(_ directives: [ReplicaDirective]) -> [ReplicaHandler] {
+        directives.compactMap { if case .runHandler(let h, _) = $0 { h } else { nil } }
+    }
+
+    /// Two nodes whose data diverged since generation 0xA0 (alpha changed 0 or 3 blocks, beta 7).
+    static func splitBrain(alphaChanges: UInt64, policies: SplitBrainPolicies) -> [ReplicaDirective] {
+        func state(_ current: UInt64) -> PersistedState {
+            PersistedState(generations: GenerationIdentifiers(current: current, bitmap: 0xA0), consistent: true,
+                           wasUpToDate: true, primaryIndicator: false, crashedPrimary: false, peerOutdated: false, outdated: false)
+        }
+        var a = VolumeReplica(metadata: state(0xB0), fencing: .dontCare, policies: policies, seed: 1)
+        var b = VolumeReplica(metadata: state(0xC0), fencing: .dontCare, policies: policies, seed: 2)
+        _ = a.handshakeInfo(nodeID: 0, nodeName: "alpha", outOfSyncBlocks: alphaChanges)
+        let ib = b.handshakeInfo(nodeID: 1, nodeName: "beta", outOfSyncBlocks: 7)
+        return a.handshake(peer: ib)
+    }
+
+    @Test func splitBrainRunsInitialSplitBrainAlwaysAndSplitBrainOnlyWhenUnresolved() {
+        let unresolved = Self.handlers(Self.splitBrain(alphaChanges: 3, policies: .init(zeroPrimaries: .discardZeroChanges)))
+        #expect(unresolved == [.initialSplitBrain, .splitBrain])
+        let resolved = Self.splitBrain(alphaChanges: 0, policies: .init(zeroPrimaries: .discardZeroChanges))
+        #expect(Self.handlers(resolved) == [.initialSplitBrain])
+        #expect(resolved.contains(.startResync(asSource: false, fullSync: false)), "alpha had no changes: it is discarded")
+    }
+
+    /// unfence-peer runs on the SyncSource when its peer is UpToDate again, only with fencing.
+    @Test func unfencePeerAfterTheResyncWithFencingOnly() throws {
+        for fencing in [FencingPolicy.dontCare, .resourceOnly] {
+            var (a, b) = try FencingTests.connectedPrimary(fencing, seed: 80)
+            _ = a.connectionLost()
+            _ = b.connectionLost()
+            let ia = a.handshakeInfo(nodeID: 0, nodeName: "alpha", outOfSyncBlocks: 1)
+            let ib = b.handshakeInfo(nodeID: 1, nodeName: "beta", outOfSyncBlocks: 0)
+            _ = b.handshake(peer: ia)
+            _ = a.handshake(peer: ib)
+            #expect(a.replication == .syncSource)
+            let done = a.resyncFinished()
+            #expect(Self.handlers(done) == (fencing == .dontCare ? [] : [.unfencePeer]), "\(fencing)")
+            #expect(Self.handlers(b.resyncFinished()) == [.afterResyncTarget])
+        }
+    }
+
+    @Test func outOfSyncRunsOnlyWhenVerifyFoundDifferences() {
+        var a = VolumeReplica(metadata: VolumeReplicaTests.upToDate, fencing: .dontCare, policies: .init(), seed: 3)
+        #expect(Self.handlers(a.verifyFinished(outOfSyncBlocks: 0)) == [])
+        #expect(Self.handlers(a.verifyFinished(outOfSyncBlocks: 64)) == [.outOfSync])
+    }
+}
