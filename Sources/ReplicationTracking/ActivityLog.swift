@@ -4,19 +4,34 @@
 ///
 /// Invariants: at most `capacity` extents are hot; an extent with writes in flight is never
 /// evicted; `hotExtents` is in LRU order, most recently used first.
+///
+/// Cost: a write into hot extents is O(1) (a use stamp per extent; no list is reordered); only a
+/// write that makes an extent hot, which also writes a transaction to disk, sorts the log.
 public struct ActivityLog: Sendable, Equatable {
     public static let extentSize: UInt64 = 4 << 20
 
     public let capacity: Int
-    public private(set) var hotExtents: [UInt32]
     public private(set) var transactionNumber: UInt64
+    /// Hot extents and when each was last used (a counter: larger is more recent).
+    private var lastUse: [UInt32: UInt64] = [:]
+    private var clock: UInt64 = 0
     private var inFlight: [UInt32: Int] = [:]
+
+    /// The hot extents, most recently used first.
+    public var hotExtents: [UInt32] {
+        lastUse.sorted { $0.value > $1.value }.map(\.key)
+    }
 
     public init(capacity: Int, hotExtents: [UInt32] = [], transactionNumber: UInt64 = 0) {
         precondition(capacity > 0, "activity log capacity \(capacity)")
         self.capacity = capacity
-        self.hotExtents = Array(hotExtents.prefix(capacity))
         self.transactionNumber = transactionNumber
+        for e in hotExtents.prefix(capacity).reversed() where lastUse[e] == nil { use(e) }
+    }
+
+    private mutating func use(_ extent: UInt32) {
+        clock += 1
+        lastUse[extent] = clock
     }
 
     /// What a write must do before it may start.
@@ -36,27 +51,29 @@ public struct ActivityLog: Sendable, Equatable {
     }
 
     public mutating func beginWrite(offset: UInt64, length: UInt64) -> Begin {
-        let needed = Array(Self.extents(offset: offset, length: length))
-        let cold = needed.filter { !hotExtents.contains($0) }
+        let needed = Self.extents(offset: offset, length: length)
+        let cold = needed.filter { lastUse[$0] == nil }
         if cold.isEmpty {
-            touch(needed)
-            for e in needed { inFlight[e, default: 0] += 1 }
+            for e in needed {
+                use(e)
+                inFlight[e, default: 0] += 1
+            }
             return .hot
         }
         var evicted: [UInt32] = []
-        let room = capacity - hotExtents.count
+        let room = capacity - lastUse.count
         if cold.count > room {
             // Evict least recently used extents without writes in flight.
-            var candidates = hotExtents.reversed().filter { inFlight[$0, default: 0] == 0 && !needed.contains($0) }
-            while evicted.count < cold.count - room {
-                guard !candidates.isEmpty else { return .mustWait }
-                evicted.append(candidates.removeFirst())
-            }
+            let candidates = lastUse.filter { inFlight[$0.key, default: 0] == 0 && !needed.contains($0.key) }
+                .sorted { $0.value < $1.value }.map(\.key)
+            guard candidates.count >= cold.count - room else { return .mustWait }
+            evicted = Array(candidates.prefix(cold.count - room))
         }
-        hotExtents.removeAll { evicted.contains($0) }
-        hotExtents.insert(contentsOf: cold, at: 0)
-        touch(needed)
-        for e in needed { inFlight[e, default: 0] += 1 }
+        for e in evicted { lastUse[e] = nil }
+        for e in needed {
+            use(e)
+            inFlight[e, default: 0] += 1
+        }
         transactionNumber += 1
         return .transaction(ActivityLogTransaction(number: transactionNumber, added: cold, evicted: evicted,
                                                    hotExtents: hotExtents))
@@ -70,15 +87,9 @@ public struct ActivityLog: Sendable, Equatable {
         }
     }
 
-    private mutating func touch(_ extents: [UInt32]) {
-        let moved = hotExtents.filter { extents.contains($0) }
-        hotExtents.removeAll { extents.contains($0) }
-        hotExtents.insert(contentsOf: moved, at: 0)
-    }
-
     /// Byte ranges to mark out of sync when a crashed Primary re-attaches.
     public func outOfSyncAfterCrash(dataSize: UInt64) -> [Range<UInt64>] {
-        hotExtents.sorted().compactMap { e in
+        lastUse.keys.sorted().compactMap { e in
             let start = UInt64(e) * Self.extentSize
             guard start < dataSize else { return nil }
             return start..<min(start + Self.extentSize, dataSize)
