@@ -9,7 +9,7 @@ import Foundation
 /// (mode 0600). The field names are a contract: the OCF agent reads `status --json`.
 public enum ControlCommand: String, Codable, Sendable, CaseIterable {
     case createMetadata = "create-md", up, down, primary, secondary, connect, disconnect, status, verify, invalidate
-    case resumeIO = "resume-io", outdate
+    case resumeIO = "resume-io", outdate, adjust
 }
 
 public struct ControlRequest: Codable, Sendable {

@@ -19,11 +19,16 @@ public final class ReplicaDaemon: ControlHandler, @unchecked Sendable {
     let controlSocketPath: String
     private var server: ControlServer?
     let logger: @Sendable (String) -> Void
+    let node: String
+    /// The configuration file `adjust` reads again (nil: adjust is refused).
+    let configPath: String?
 
     /// Loads the resources of `configuration` for `node`.
-    public init(configuration: ReplicaConfiguration, node: String, runDirectory: String,
+    public init(configuration: ReplicaConfiguration, node: String, runDirectory: String, configPath: String? = nil,
                 logger: @escaping @Sendable (String) -> Void) throws {
         self.logger = logger
+        self.node = node
+        self.configPath = configPath
         var resources: [String: ResourceRuntime] = [:]
         var order: [String] = []
         for resource in configuration.resources {
@@ -93,6 +98,7 @@ public final class ReplicaDaemon: ControlHandler, @unchecked Sendable {
             case .invalidate: try resource.invalidate()
             case .resumeIO: try resource.resumeIO()
             case .outdate: try resource.outdate()
+            case .adjust: message = try resource.adjust(to: adjustedSettings(name))
             case .status: break
             }
             return ControlResponse(ok: true, message: message, error: nil,
@@ -100,6 +106,26 @@ public final class ReplicaDaemon: ControlHandler, @unchecked Sendable {
         } catch {
             logger("\(name): \(request.command.rawValue) refused: \(error.description)")
             return failure(error)
+        }
+    }
+
+    /// `adjust`: the resource's settings as the configuration file says now.
+    private func adjustedSettings(_ name: String) throws(DaemonError) -> ResourceSettings {
+        guard let configPath else {
+            throw DaemonError("this daemon was not started with a configuration file to read again")
+        }
+        let configuration: ReplicaConfiguration
+        do { configuration = try ReplicaConfiguration.load(path: configPath) } catch {
+            throw DaemonError("\(error)", fix: "correct \(configPath); nothing was changed", code: "invalid")
+        }
+        guard let resource = configuration.resource(named: name), resource.nodes.contains(where: { $0.name == node }) else {
+            throw DaemonError("\(configPath) no longer has resource \(name) on \(node)",
+                              fix: "take the resource down (`meridian volume down \(name)`) before removing it", code: "invalid")
+        }
+        do { return try Self.settings(for: resource, node: node) } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError("\(error)", code: "invalid")
         }
     }
 

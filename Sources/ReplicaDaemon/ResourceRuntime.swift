@@ -63,6 +63,13 @@ final class ResourceRuntime: @unchecked Sendable {
     /// True while the per-volume handshake runs: a resync decided then starts with the link;
     /// one decided later (forced promotion, invalidate) renegotiates the connection.
     private var handshaking = false
+    /// What `adjust` may change while the resource runs (DRBD's disk options and handlers),
+    /// under `adjustLock` (a leaf lock: nothing else is taken while it is held).
+    private let adjustLock = NSLock()
+    private var adjustableController: ResyncRateController.Settings
+    private var adjustableHandlers: [String: String]
+    var controllerSettings: ResyncRateController.Settings { adjustLock.withLock { adjustableController } }
+    func handlerCommand(_ handler: ReplicaHandler) -> String? { adjustLock.withLock { adjustableHandlers[handler.rawValue] } }
 
     var name: String { settings.name }
     var nodeName: String { settings.nodeName }
@@ -72,6 +79,8 @@ final class ResourceRuntime: @unchecked Sendable {
 
     init(settings: ResourceSettings, runDirectory: String, logger: @escaping @Sendable (String) -> Void) {
         self.settings = settings
+        adjustableController = settings.controller
+        adjustableHandlers = settings.handlers
         self.runDirectory = runDirectory
         self.logger = logger
     }
@@ -597,11 +606,53 @@ final class ResourceRuntime: @unchecked Sendable {
             }
             return
         }
-        volume.resync = ResyncRun(asSource: asSource, controller: ResyncRateController(settings: settings.controller),
+        volume.resync = ResyncRun(asSource: asSource, controller: ResyncRateController(settings: controllerSettings),
                                   started: .now, totalBytes: volume.bitmap.outOfSyncBytes)
         volume.counters.applicationBytesSinceStep = 0  // only I/O during the resync counts
         log("\(volume.name): resync starts as \(asSource ? "SyncSource" : "SyncTarget"): "
             + "\(volume.bitmap.outOfSyncBytes) bytes out of sync")
+    }
+
+    /// `adjust` (drbdadm adjust, for what can change while running): the resync controller's
+    /// options (a running resync as SyncTarget switches at its next step) and the handlers.
+    /// Anything else that differs is refused by name, and nothing changes.
+    func adjust(to new: ResourceSettings) throws(DaemonError) -> String {
+        let old = settings
+        let fixed: [(String, Any, Any)] = [
+            ("node-id", old.nodeID, new.nodeID), ("address", old.address, new.address),
+            ("the peer (name, node-id, address)", "\(old.peerName) \(old.peerNodeID) \(old.peerAddress)",
+             "\(new.peerName) \(new.peerNodeID) \(new.peerAddress)"),
+            ("protocol", old.protocolA, new.protocolA), ("cram-hmac-alg", String(describing: old.hmac), String(describing: new.hmac)),
+            ("shared-secret", old.secret, new.secret), ("connect-int", old.connectInterval, new.connectInterval),
+            ("ping-int", old.pingInterval, new.pingInterval), ("timeout", old.timeout, new.timeout),
+            ("fencing", old.fencing, new.fencing), ("verify-alg", old.verifyAlgorithm, new.verifyAlgorithm),
+            ("after-sb policies", old.policies, new.policies), ("volumes and disks", old.volumes, new.volumes),
+            ("al-extents", old.activityLogExtents, new.activityLogExtents),
+        ]
+        let changed = fixed.filter { String(describing: $0.1) != String(describing: $0.2) }.map(\.0)
+        guard changed.isEmpty else {
+            throw DaemonError("adjust applies the resync controller options and the handlers while \(name) runs; "
+                + "also changed: \(changed.joined(separator: ", ")). Nothing was changed",
+                fix: "to apply those, take \(name) down and up (`meridian volume down \(name)`, then `up`; "
+                    + "on a Primary, demote it first), or undo them in the file")
+        }
+        let (before, handlersBefore) = adjustLock.withLock {
+            defer {
+                adjustableController = new.controller
+                adjustableHandlers = new.handlers
+            }
+            return (adjustableController, adjustableHandlers)
+        }
+        lock.lock()
+        let current = volumes
+        lock.unlock()
+        for volume in current { volume.adjustResync(new.controller) }
+        var what: [String] = []
+        if before != new.controller { what.append("resync controller") }
+        if handlersBefore != new.handlers { what.append("handlers") }
+        let message = what.isEmpty ? "\(name): nothing to adjust" : "\(name): adjusted \(what.joined(separator: " and "))"
+        log(message)
+        return message
     }
 
     func requestDisconnect(reason: String) {
@@ -643,7 +694,7 @@ final class ResourceRuntime: @unchecked Sendable {
     }
 
     private func startHandler(_ handler: ReplicaHandler, reason: String) -> Process? {
-        guard let command = settings.handlers[handler.rawValue] else {
+        guard let command = handlerCommand(handler) else {
             log("\(name): \(handler.rawValue): \(reason) (no handler configured)")
             return nil
         }

@@ -101,6 +101,16 @@ struct VerifySnapshot: Sendable {
 extension VolumeRuntime {
     // MARK: - SyncTarget
 
+    /// `adjust`: a running resync as SyncTarget continues under the new controller options.
+    func adjustResync(_ settings: ResyncRateController.Settings) {
+        state.lock()
+        if var run = resync, !run.asSource, run.controller.settings != settings {
+            run.controller = ResyncRateController(settings: settings)
+            resync = run
+        }
+        state.unlock()
+    }
+
     /// The SyncTarget's loop: every 100 ms ask the controller how much to request, then send
     /// requests for the next out-of-sync runs. Ends when no block is out of sync and nothing
     /// is in flight, or when the link or the run goes away.

@@ -62,7 +62,7 @@ struct ReplicaDaemonCommand: ParsableCommand {
         let daemon: ReplicaDaemon
         do {
             daemon = try ReplicaDaemon(configuration: configuration, node: node, runDirectory: runDirectory,
-                                       logger: DaemonLog.write)
+                                       configPath: config, logger: DaemonLog.write)
             try daemon.start()
         } catch {
             FileHandle.standardError.write(Data("meridian-replicad: \(error)\n".utf8))

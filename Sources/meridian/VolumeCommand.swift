@@ -16,7 +16,7 @@ struct VolumeCommand: ParsableCommand {
             """,
         subcommands: [
             CreateMetadata.self, Up.self, Down.self, Primary.self, Secondary.self, Connect.self, Disconnect.self,
-            Status.self, Verify.self, Invalidate.self, Outdate.self, ResumeIO.self, RoleQuery.self, DiskStateQuery.self, ConnectionStateQuery.self,
+            Status.self, Verify.self, Invalidate.self, Outdate.self, ResumeIO.self, Adjust.self, RoleQuery.self, DiskStateQuery.self, ConnectionStateQuery.self,
         ])
 }
 
@@ -160,6 +160,21 @@ struct Outdate: SimpleVolumeCommand {
             it succeeds: the peer then cannot be promoted without --force until it has resynced.
             """)
     static let command = ControlCommand.outdate
+    @Argument(help: "Resource name.") var resource: String
+    @OptionGroup var options: VolumeOptions
+}
+
+struct Adjust: SimpleVolumeCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply the configuration file's resync options and handlers to the running resource.",
+        discussion: """
+            drbdadm adjust for what can change while a resource runs: c-plan-ahead, c-fill-target, \
+            c-delay-target, c-max-rate, c-min-rate, resync-rate (a resync in progress switches within \
+            100 ms) and the handlers. The daemon reads the file it was started with again. When anything \
+            else differs (addresses, protocol, secret, fencing, after-sb policies, volumes, ...), nothing \
+            is changed and the answer names it: apply those with `down` and `up`. Run it on both nodes.
+            """)
+    static let command = ControlCommand.adjust
     @Argument(help: "Resource name.") var resource: String
     @OptionGroup var options: VolumeOptions
 }

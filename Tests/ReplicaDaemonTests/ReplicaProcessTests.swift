@@ -91,6 +91,53 @@ import Testing
         #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
     }
 
+    /// Bytes of resync data beta receives per second, over `seconds`.
+    static func resyncRate(_ pair: ReplicaPair, over seconds: Double) throws -> Double {
+        func received() throws -> (bytes: UInt64, at: Date) {
+            (try #require(pair.status("beta")?.volumes.first?.resyncReceivedBytes), Date())
+        }
+        let start = try received()
+        usleep(UInt32(seconds * 1_000_000))
+        let end = try received()
+        return Double(end.bytes - start.bytes) / end.at.timeIntervalSince(start.at)
+    }
+
+    /// `meridian volume adjust`: the file's resync-rate goes from 4M to 32M, both nodes adjust,
+    /// and the running resync speeds up; a change adjust cannot apply (protocol) is refused by
+    /// name and changes nothing.
+    @Test func adjustChangesTheRateOfARunningResync() throws {
+        let pair = try ReplicaPair(net: 76, sizeMiB: 96, disk: "c-plan-ahead 0; resync-rate 4M; c-max-rate 2G;")
+        try pair.startBoth()
+        try pair.must("alpha", ["primary", "--force"])
+        try pair.waitUntil("beta is SyncTarget", timeout: 10) {
+            pair.status("beta")?.volumes.first?.replication == "SyncTarget"
+        }
+        let mib = 1_048_576.0
+        let slow = try Self.resyncRate(pair, over: 1.0)
+        for node in pair.nodes {
+            let text = try String(contentsOfFile: pair.config(node), encoding: .utf8)
+            try text.replacingOccurrences(of: "resync-rate 4M", with: "resync-rate 32M")
+                .write(toFile: pair.config(node), atomically: true, encoding: .utf8)
+        }
+        for node in pair.nodes {
+            let adjusted = try pair.volume(node, ["adjust"])
+            #expect(adjusted.status == 0 && adjusted.output.contains("adjusted resync controller"), "\(adjusted.output)")
+        }
+        usleep(300_000)
+        let fast = try Self.resyncRate(pair, over: 1.0)
+        print(String(format: "adjust: resync at %.1f MiB/s with resync-rate 4M, %.1f MiB/s after adjusting to 32M", slow / mib, fast / mib))
+        #expect(slow > 2 * mib && slow < 6 * mib, "\(slow / mib) MiB/s at resync-rate 4M")
+        #expect(fast > 16 * mib && fast < 40 * mib, "\(fast / mib) MiB/s at resync-rate 32M")
+
+        let text = try String(contentsOfFile: pair.config("alpha"), encoding: .utf8)
+        try text.replacingOccurrences(of: "protocol C", with: "protocol A")
+            .write(toFile: pair.config("alpha"), atomically: true, encoding: .utf8)
+        let refused = try pair.volume("alpha", ["adjust"])
+        #expect(refused.status != 0 && refused.output.contains("also changed: protocol"), "\(refused.output)")
+        #expect(refused.output.contains("down"), "the answer names the way to apply it")
+        try pair.waitInSync()
+    }
+
     /// DRBD's c-min-rate: while the Primary's application writes reach the SyncTarget, its
     /// resync requests drop to c-min-rate; once they stop, the resync is back at its rate. The
     /// SyncTarget is the Secondary here (the usual case), which sees those writes only as
@@ -102,15 +149,7 @@ import Testing
         try pair.waitUntil("beta is SyncTarget", timeout: 10) {
             pair.status("beta")?.volumes.first?.replication == "SyncTarget"
         }
-        func received() throws -> (bytes: UInt64, at: Date) {
-            (try #require(pair.status("beta")?.volumes.first?.resyncReceivedBytes), Date())
-        }
-        func rate(over seconds: Double) throws -> Double {
-            let start = try received()
-            usleep(UInt32(seconds * 1_000_000))
-            let end = try received()
-            return Double(end.bytes - start.bytes) / end.at.timeIntervalSince(start.at)
-        }
+        func rate(over seconds: Double) throws -> Double { try Self.resyncRate(pair, over: seconds) }
 
         let mib = 1_048_576.0
         let before = try rate(over: 1.0)
