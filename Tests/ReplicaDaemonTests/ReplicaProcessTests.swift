@@ -117,12 +117,15 @@ import Testing
         for node in pair.nodes {
             let text = try String(contentsOfFile: pair.config(node), encoding: .utf8)
             try text.replacingOccurrences(of: "resync-rate 4M", with: "resync-rate 32M")
+                .replacingOccurrences(of: "  disk {", with: "  handlers { out-of-sync \"true\"; }\n  disk {")
                 .write(toFile: pair.config(node), atomically: true, encoding: .utf8)
         }
         for node in pair.nodes {
             let adjusted = try pair.volume(node, ["adjust"])
-            #expect(adjusted.status == 0 && adjusted.output.contains("adjusted resync controller"), "\(adjusted.output)")
+            #expect(adjusted.status == 0 && adjusted.output.contains("adjusted resync controller and handlers"),
+                    "\(adjusted.output)")
         }
+        #expect(try pair.volume("alpha", ["adjust"]).output.contains("nothing to adjust"))
         usleep(300_000)
         let fast = try Self.resyncRate(pair, over: 1.0)
         print(String(format: "adjust: resync at %.1f MiB/s with resync-rate 4M, %.1f MiB/s after adjusting to 32M", slow / mib, fast / mib))
