@@ -88,6 +88,8 @@ final class ResourceRuntime: @unchecked Sendable {
     func log(_ message: String) { logger(message) }
 
     var isUp: Bool { lock.lock(); defer { lock.unlock() }; return !volumes.isEmpty }
+    /// The attached volumes now, for work done off the lock.
+    private var currentVolumes: [VolumeRuntime] { lock.lock(); defer { lock.unlock() }; return volumes }
     var isConnected: Bool { lock.lock(); defer { lock.unlock() }; return link != nil }
 
     func socketPath(volume: Int) -> String { "\(runDirectory)/\(settings.name).\(volume).\(settings.nodeName).nbd" }
@@ -637,16 +639,12 @@ final class ResourceRuntime: @unchecked Sendable {
                     + "on a Primary, demote it first), or undo them in the file")
         }
         let (before, handlersBefore) = adjustLock.withLock {
-            defer {
-                adjustableController = new.controller
-                adjustableHandlers = new.handlers
-            }
-            return (adjustableController, adjustableHandlers)
+            let old = (adjustableController, adjustableHandlers)
+            adjustableController = new.controller
+            adjustableHandlers = new.handlers
+            return old
         }
-        lock.lock()
-        let current = volumes
-        lock.unlock()
-        for volume in current { volume.adjustResync(new.controller) }
+        for volume in currentVolumes { volume.adjustResync(new.controller) }
         var what: [String] = []
         if before != new.controller { what.append("resync controller") }
         if handlersBefore != new.handlers { what.append("handlers") }
@@ -720,10 +718,7 @@ final class ResourceRuntime: @unchecked Sendable {
     /// The fence-peer handler's answer goes to the volumes (called off every lock; the handler
     /// runs per resource, as DRBD's per connection).
     private func reportFencePeer(exitCode: Int32?) {
-        lock.lock()
-        let current = volumes
-        lock.unlock()
-        for volume in current { volume.fencePeerFinished(exitCode: exitCode) }
+        for volume in currentVolumes { volume.fencePeerFinished(exitCode: exitCode) }
     }
 
     /// `outdate`: marks every volume's data Outdated (what a fence-peer handler asks of the peer).

@@ -58,6 +58,18 @@ struct VolumeBench: ParsableCommand {
         let fio = { (arguments: [String]) throws -> FioResult in
             try runFio(arguments + (pinCpu.map { ["--cpus_allowed=\($0)"] } ?? []))
         }
+        // The two NBD workloads every server below gets, `runs` times each.
+        let nbdRandom = { (uri: String, size: UInt64) throws -> [FioResult] in
+            try (0..<runs).map { _ in
+                try fio(["--ioengine=nbd", "--uri=\(uri)", "--iodepth=1", "--rw=randwrite", "--bs=4k",
+                         "--size=\(size)", "--time_based", "--runtime=\(runtime)"])
+            }
+        }
+        let nbdSequential = { (uri: String, size: UInt64) throws -> [FioResult] in
+            try (0..<runs).map { _ in
+                try fio(["--ioengine=nbd", "--uri=\(uri)", "--iodepth=8", "--rw=write", "--bs=1M", "--size=\(size)"])
+            }
+        }
 
         // Local baselines on a plain file, fully written first (as the replicas are by their sync).
         let local = work + "/local.img"
@@ -76,24 +88,14 @@ struct VolumeBench: ParsableCommand {
         // in the peer's directory.
         let probe = try mirrorProbeReference(directory: work, peerDirectory: peerWork, primaryFile: local,
                                              sizeBytes: size, pinCpu: pinCpu) { uri in
-            median(try (0..<runs).map { _ in
-                try fio(["--ioengine=nbd", "--uri=\(uri)", "--iodepth=1", "--rw=randwrite", "--bs=4k",
-                         "--size=\(size)", "--time_based", "--runtime=\(runtime)"]).latency
-            })
+            median(try nbdRandom(uri, size).map(\.latency))
         }
         try? FileManager.default.removeItem(atPath: local)
 
         // The NBD transport alone, through a reference server with no disk behind it: nbdkit's
         // memory plugin. Whatever it costs, every NBD server pays before storing a byte.
         let reference = try nbdkitReference(directory: work, sizeBytes: size, pinCpu: pinCpu) { uri in
-            let rand = try (0..<runs).map { _ in
-                try fio(["--ioengine=nbd", "--uri=\(uri)", "--iodepth=1", "--rw=randwrite", "--bs=4k",
-                         "--size=\(size)", "--time_based", "--runtime=\(runtime)"])
-            }
-            let seq = try (0..<runs).map { _ in
-                try fio(["--ioengine=nbd", "--uri=\(uri)", "--iodepth=8", "--rw=write", "--bs=1M", "--size=\(size)"])
-            }
-            return (median(rand.map(\.latency)), median(seq.map(\.bandwidth)))
+            (median(try nbdRandom(uri, size).map(\.latency)), median(try nbdSequential(uri, size).map(\.bandwidth)))
         }
 
         let pair = try BenchPair(directory: work, peerDirectory: peerWork, sizeBytes: size, products: productsDir,
@@ -119,21 +121,12 @@ struct VolumeBench: ParsableCommand {
         let fullSeconds = finished.timeIntervalSince(started)
         let dataSize = pair.sizeBytes("alpha")
 
-        let randReplicated = try (0..<runs).map { _ in
-            try fio(["--ioengine=nbd", "--uri=\(pair.uri("alpha"))", "--iodepth=1", "--rw=randwrite", "--bs=4k",
-                     "--size=\(dataSize)", "--time_based", "--runtime=\(runtime)"])
-        }
-        let seqReplicated = try (0..<runs).map { _ in
-            try fio(["--ioengine=nbd", "--uri=\(pair.uri("alpha"))", "--iodepth=8", "--rw=write", "--bs=1M",
-                     "--size=\(dataSize)"])
-        }
+        let randReplicated = try nbdRandom(pair.uri("alpha"), dataSize)
+        let seqReplicated = try nbdSequential(pair.uri("alpha"), dataSize)
         // The same NBD path without a peer: what the NBD server and local write cost alone.
         try pair.volume("alpha", ["disconnect"])
         try pair.waitFor("alpha StandAlone", timeout: 20) { pair.connection("alpha") == "StandAlone" }
-        let randAlone = try (0..<runs).map { _ in
-            try fio(["--ioengine=nbd", "--uri=\(pair.uri("alpha"))", "--iodepth=1", "--rw=randwrite", "--bs=4k",
-                     "--size=\(dataSize)", "--time_based", "--runtime=\(runtime)"])
-        }
+        let randAlone = try nbdRandom(pair.uri("alpha"), dataSize)
         // Dirty-block resync: reconnect after 10 MiB were written while disconnected.
         try pair.volume("alpha", ["connect"])
         try pair.waitInSync(timeout: 600)

@@ -153,6 +153,16 @@ final class ReplicaPair: @unchecked Sendable {
         }
     }
 
+    /// Takes both nodes down (alpha first, demoted before when `demoteAlpha`) and returns the
+    /// checksums of the two data areas, which must match once a resync has ended.
+    func downBothAndChecksum(demoteAlpha: Bool = false) throws -> (alpha: String, beta: String) {
+        guard let size = status("alpha")?.volumes.first?.sizeBytes else { throw HarnessError("alpha reports no volume size") }
+        if demoteAlpha { try must("alpha", ["secondary"]) }
+        try must("alpha", ["down"])
+        try must("beta", ["down"])
+        return (try checksum(disk("alpha"), length: size), try checksum(disk("beta"), length: size))
+    }
+
     func waitUntil(_ what: String, timeout: Double, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {

@@ -85,10 +85,8 @@ import Testing
         let after = try #require(pair.status("beta")?.volumes.first?.resyncReceivedBytes)
         #expect(after - before == dirty, "resync sent \(after - before) bytes for \(dirty) dirty bytes")
 
-        let size = try #require(pair.status("alpha")?.volumes.first?.sizeBytes)
-        try pair.must("alpha", ["down"])
-        try pair.must("beta", ["down"])
-        #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
+        let disks = try pair.downBothAndChecksum()
+        #expect(disks.alpha == disks.beta)
     }
 
     /// Bytes of resync data beta receives per second, over `seconds`.
@@ -177,11 +175,8 @@ import Testing
         #expect(after > 8 * mib && after < 20 * mib, "resync at \(after / mib) MiB/s after the writes stopped; resync-rate is 16 MiB/s")
 
         try pair.waitInSync()
-        let size = try #require(pair.status("alpha")?.volumes.first?.sizeBytes)
-        try pair.must("alpha", ["secondary"])
-        try pair.must("alpha", ["down"])
-        try pair.must("beta", ["down"])
-        #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
+        let disks = try pair.downBothAndChecksum(demoteAlpha: true)
+        #expect(disks.alpha == disks.beta)
     }
 
     /// After a crash of the Primary only the activity log's extents are resynced, not the whole
@@ -211,10 +206,8 @@ import Testing
         let after = try #require(pair.status("beta")?.volumes.first?.resyncReceivedBytes)
         #expect(after - before == 8 << 20, "resynced \(after - before) bytes; the two hot extents are 8 MiB")
 
-        let size = try #require(pair.status("alpha")?.volumes.first?.sizeBytes)
-        try pair.must("alpha", ["down"])
-        try pair.must("beta", ["down"])
-        #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
+        let disks = try pair.downBothAndChecksum()
+        #expect(disks.alpha == disks.beta)
     }
 
     /// Split brain in the making: in sync, cut apart, both Primary (alpha since before the cut,
@@ -253,10 +246,8 @@ import Testing
         try pair.waitUntil("initial-split-brain ran on both nodes", timeout: 10) { ran("initial-split-brain") == ["alpha", "beta"] }
         #expect(ran("split-brain").isEmpty, "split-brain is for a split brain nobody resolved")
 
-        let size = try #require(pair.status("alpha")?.volumes.first?.sizeBytes)
-        try pair.must("alpha", ["down"])
-        try pair.must("beta", ["down"])
-        #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
+        let disks = try pair.downBothAndChecksum()
+        #expect(disks.alpha == disks.beta)
     }
 
     /// A peer with the wrong shared-secret is refused and the refusal is logged.
@@ -477,11 +468,8 @@ import Testing
         try pair.must("beta", ["up"])
         try pair.waitConnected()
         try pair.waitInSync()
-        let size = try #require(pair.status("alpha")?.volumes.first?.sizeBytes)
-        try pair.must("alpha", ["secondary"])
-        try pair.must("alpha", ["down"])
-        try pair.must("beta", ["down"])
-        #expect(try checksum(pair.disk("alpha"), length: size) == checksum(pair.disk("beta"), length: size))
+        let disks = try pair.downBothAndChecksum(demoteAlpha: true)
+        #expect(disks.alpha == disks.beta)
 
         // 3. A Secondary that cannot see its peer becomes Primary only once the fence-peer
         // handler reports the peer outdated (the peer might be a Primary with newer writes).
